@@ -1,0 +1,5 @@
+import sys
+
+from iomodels.cli import main
+
+sys.exit(main())

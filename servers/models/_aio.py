@@ -1,0 +1,188 @@
+"""The asyncio driver, written once for asyncio, uvloop and each multiprocess worker.
+
+A lean ``asyncio.Protocol`` (callbacks, no streams): ``data_received`` feeds the
+connection and performs its actions; a :class:`~servers.protocol.effects.Wait`
+becomes ``loop.call_later`` while reading pauses, so responses stay in order.
+One sweeper task enforces every connection's deadline once a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+from servers.models._effects import crash_now
+from servers.protocol.config import ServerConfig
+from servers.protocol.connection import Connection, make_connection_factory
+from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
+from servers.protocol.responses import overload_response
+
+SWEEP_INTERVAL = 1.0
+
+
+class ProtocolPump(asyncio.Protocol):
+    """One connection: bytes from the transport into the core, actions back out."""
+
+    __slots__ = ("server", "conn", "transport", "pending", "timer")
+
+    def __init__(self, server: AsyncServer) -> None:
+        self.server = server
+        self.conn: Connection | None = None
+        self.transport: Any = None
+        self.pending: list[Action] | None = None  # actions held back by a Wait
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        server = self.server
+        if server.stats.open >= server.cap or server.stopping:
+            if server.config.protocol == "http":
+                transport.write(overload_response())
+            transport.close()
+            return
+        self.conn = server.factory()
+        server.stats.opened()
+        server.pumps.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        if self.pending is not None:
+            self.pending.extend(conn.receive_data(data))
+            return
+        self.perform(conn.receive_data(data))
+
+    def eof_received(self) -> bool:
+        self.data_received(b"")
+        return True  # keep the write side open: the CLOSE action closes it
+
+    def perform(self, actions: list[Action]) -> None:
+        """Perform actions in order until a Wait (which schedules the rest) or CLOSE."""
+        transport = self.transport
+        for index, action in enumerate(actions):
+            if type(action) is bytes:
+                transport.write(action)
+            elif action is CLOSE:
+                transport.close()
+                return
+            elif type(action) is Wait:
+                self.pending = actions[index + 1 :]
+                transport.pause_reading()
+                self.timer = self.server.loop.call_later(action.seconds, self._resume)
+                return
+            elif type(action) is Compute:
+                transport.write(action.run())
+            elif action is CRASH:
+                crash_now()
+        conn = self.conn
+        if conn is not None and conn.draining and conn.idle:
+            transport.close()
+
+    def _resume(self) -> None:
+        actions, self.pending, self.timer = self.pending or [], None, None
+        if self.conn is not None:
+            self.conn.touch()
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+        self.perform(actions)
+
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()  # the peer is not reading: stop reading it too
+
+    def resume_writing(self) -> None:
+        if self.pending is None:
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.conn is not None:
+            self.conn = None
+            self.server.pumps.discard(self)
+            self.server.stats.closed()
+
+    def stop(self) -> None:
+        """Shutdown: close now if idle, else after the response in flight."""
+        conn = self.conn
+        if conn is None:
+            return
+        conn.draining = True
+        if self.pending is None and conn.idle:
+            self.transport.close()
+
+
+class AsyncServer:
+    """Serves one listening socket on the running loop until a stop signal."""
+
+    def __init__(self, config: ServerConfig, stats: Any, cap: int) -> None:
+        self.config = config
+        self.stats = stats
+        self.cap = cap
+        self.factory = make_connection_factory(config, stats)
+        self.pumps: set[ProtocolPump] = set()
+        self.stopping = False
+        self.signals = 0
+        self.loop = asyncio.get_running_loop()
+        self.stop_requested = asyncio.Event()
+
+    async def run(self, listener: socket.socket, on_ready: Callable[[], None]) -> None:
+        loop = self.loop
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._on_signal)
+        server = await loop.create_server(
+            lambda: ProtocolPump(self), sock=listener, backlog=self.config.backlog
+        )
+        sweeper = loop.create_task(self._sweep())
+        on_ready()
+        await self.stop_requested.wait()
+        self.stopping = True
+        server.close()  # stop accepting at once
+        for pump in list(self.pumps):
+            pump.stop()
+        deadline = time.monotonic() + self.config.graceful_timeout
+        while self.pumps and time.monotonic() < deadline and self.signals < 2:
+            await asyncio.sleep(0.02)
+        for pump in list(self.pumps):
+            pump.transport.abort()
+        sweeper.cancel()
+        await asyncio.sleep(0)
+
+    def _on_signal(self) -> None:
+        self.signals += 1
+        self.stop_requested.set()
+
+    async def _sweep(self) -> None:
+        """Close every connection whose deadline passed (keep-alive, header, body)."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = time.monotonic()
+            for pump in list(self.pumps):
+                conn = pump.conn
+                if conn is None or pump.pending is not None:
+                    continue
+                deadline = conn.deadline()
+                if deadline is not None and deadline <= now:
+                    pump.perform(conn.timed_out())
+
+
+def run_server(
+    listener: socket.socket,
+    config: ServerConfig,
+    on_ready: Callable[[], None],
+    stats: Any,
+    cap: int,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> None:
+    """Run an :class:`AsyncServer` on a new loop (``loop_factory`` picks uvloop)."""
+
+    async def main() -> None:
+        await AsyncServer(config, stats, cap).run(listener, on_ready)
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main())

@@ -1,0 +1,17 @@
+"""``asyncio``: every connection in one thread, on the stdlib event loop (the nginx model)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+from servers.models._aio import run_server
+from servers.protocol.config import ServerConfig
+from servers.stats import LocalStats
+
+DEFAULT_MAX_CONNECTIONS = 20_000
+
+
+def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
+    stats = LocalStats("asyncio")
+    run_server(listener, config, on_ready, stats, config.max_connections or DEFAULT_MAX_CONNECTIONS)

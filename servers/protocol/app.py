@@ -1,0 +1,149 @@
+"""The routes, written once for every model.
+
+``App.handle(request, keep_alive, out)`` appends the actions answering one
+request to ``out`` (response bytes, or effects followed by what to send after
+them) and returns whether the connection stays open.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from servers.protocol.config import CPU_N_MAX, IO_MS_MAX, ServerConfig
+from servers.protocol.cpu import cpu_work
+from servers.protocol.effects import CRASH, Action, Compute, Wait
+from servers.protocol.errors import ProtocolError
+from servers.protocol.http11 import Request
+from servers.protocol.responses import JSON, error_response, render
+from servers.protocol.site import Site
+
+HELLO = b"Hello, World!"
+CPU_N_DEFAULT = 10_000
+
+
+class StatsSink(Protocol):
+    """What the routes need from a model's counters (see ``servers.stats``)."""
+
+    def request_done(self) -> None: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+Route = Callable[[Request, bool, list[Action]], bool]
+
+
+class App:
+    """The suite's routes; see the README for the list."""
+
+    def __init__(self, config: ServerConfig, stats: StatsSink) -> None:
+        self.config = config
+        self.stats = stats
+        self.site = Site(config.site_pages, config.site_latency_ms)
+        self._routes: dict[bytes, tuple[tuple[bytes, ...], Route]] = {
+            b"/": ((b"GET", b"HEAD"), self._hello),
+            b"/echo": ((b"POST",), self._echo),
+            b"/io": ((b"GET", b"HEAD"), self._io),
+            b"/cpu": ((b"GET", b"HEAD"), self._cpu),
+            b"/stats": ((b"GET", b"HEAD"), self._stats),
+        }
+        if config.allow_crash:
+            self._routes[b"/crash"] = ((b"GET", b"POST"), self._crash)
+
+    def handle(self, req: Request, keep_alive: bool, out: list[Action]) -> bool:
+        """Answer one request; raises :class:`ProtocolError` for a bad query value."""
+        self.stats.request_done()
+        entry = self._routes.get(req.path)
+        if entry is None:
+            if not req.path.startswith(b"/site/"):
+                raise ProtocolError(404, "no such route")
+            entry = ((b"GET", b"HEAD"), self._site)
+        methods, route = entry
+        if req.method not in methods:
+            allow = b"Allow: %s\r\n" % b", ".join(methods)
+            exc = ProtocolError(405, f"{req.method.decode()} not allowed here")
+            out.append(error_response(exc, head=req.method == b"HEAD", extra=allow))
+            return False
+        return route(req, keep_alive, out)
+
+    # -- routes ----------------------------------------------------------------
+    def _hello(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        out.append(
+            render(200, HELLO, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD")
+        )
+        return keep
+
+    def _echo(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        out.append(
+            render(200, req.body, b"application/octet-stream", keep_alive=keep, http10=req.version == b"1.0")
+        )
+        return keep
+
+    def _io(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        ms = int_param(req.query, b"ms", 0, 0, IO_MS_MAX)
+        if ms:
+            out.append(Wait(ms / 1000.0))
+        body = b"waited %d ms\n" % ms
+        out.append(render(200, body, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD"))
+        return keep
+
+    def _cpu(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        n = int_param(req.query, b"n", CPU_N_DEFAULT, 0, CPU_N_MAX)
+        http10 = req.version == b"1.0"
+        head = req.method == b"HEAD"
+
+        def respond(body: bytes) -> bytes:
+            return render(200, body, keep_alive=keep, http10=http10, head=head)
+
+        out.append(Compute(n, cpu_work, respond))
+        return keep
+
+    def _stats(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        body = json.dumps(self.stats.snapshot(), sort_keys=True).encode() + b"\n"
+        out.append(render(200, body, JSON, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD"))
+        return keep
+
+    def _crash(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        out.append(CRASH)
+        return False
+
+    def _site(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        page = self.site.lookup(req.path)
+        head = req.method == b"HEAD"
+        if page.status >= 400:
+            out.append(error_response(ProtocolError(page.status, "no such page"), head=head))
+            return False
+        if page.delay_s:
+            out.append(Wait(page.delay_s))
+        extra = b"Location: %s\r\n" % page.location if page.location else b""
+        out.append(
+            render(
+                page.status,
+                page.body,
+                page.content_type,
+                keep_alive=keep,
+                http10=req.version == b"1.0",
+                head=head,
+                extra=extra,
+            )
+        )
+        return keep
+
+
+def int_param(query: bytes, name: bytes, default: int, low: int, high: int) -> int:
+    """Read one integer query parameter strictly: digits only, once, within ``[low, high]``."""
+    if not query:
+        return default
+    value = None
+    for pair in query.split(b"&"):
+        key, _, raw = pair.partition(b"=")
+        if key == name:
+            if value is not None:
+                raise ProtocolError(400, f"query parameter {name.decode()} given twice")
+            value = raw
+    if value is None:
+        return default
+    if not value.isdigit() or len(value) > 10 or not low <= int(value) <= high:
+        raise ProtocolError(400, f"query parameter {name.decode()} must be an integer from {low} to {high}")
+    return int(value)

@@ -1,0 +1,79 @@
+"""Turning a status and a body into response bytes (HTTP/1.1 framing only)."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+
+from servers.protocol.errors import REASONS, ProtocolError
+
+TEXT = b"text/plain; charset=utf-8"
+HTML = b"text/html; charset=utf-8"
+JSON = b"application/json"
+BINARY = b"application/octet-stream"
+
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason.encode()) for code, reason in REASONS.items()}
+_date_second = -1
+_date_line = b""
+
+#: The interim response to ``Expect: 100-continue``.
+CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def date_line() -> bytes:
+    """The ``Date`` header line, formatted once per second."""
+    global _date_second, _date_line
+    now = int(time.time())
+    if now != _date_second:
+        _date_second = now
+        _date_line = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+    return _date_line
+
+
+def render(
+    status: int,
+    body: bytes,
+    content_type: bytes = TEXT,
+    *,
+    keep_alive: bool = True,
+    http10: bool = False,
+    head: bool = False,
+    extra: bytes = b"",
+) -> bytes:
+    """Return a complete response.
+
+    Args:
+        status: the status code (must be in :data:`~servers.protocol.errors.REASONS`).
+        body: the payload; its length goes into ``Content-Length`` even for HEAD.
+        content_type: the ``Content-Type`` value.
+        keep_alive: whether the connection stays open after this response.
+        http10: the request was HTTP/1.0 (keep-alive must then be announced).
+        head: a HEAD request: headers only.
+        extra: additional header lines, each ending in CRLF.
+    """
+    if not keep_alive:
+        connection = b"Connection: close\r\n"
+    elif http10:
+        connection = b"Connection: keep-alive\r\n"
+    else:
+        connection = b""
+    return b"%sServer: iomodels\r\n%sContent-Type: %s\r\nContent-Length: %d\r\n%s%s\r\n%s" % (
+        _STATUS_LINES[status],
+        date_line(),
+        content_type,
+        len(body),
+        connection,
+        extra,
+        b"" if head else body,
+    )
+
+
+def error_response(exc: ProtocolError, *, head: bool = False, extra: bytes = b"") -> bytes:
+    """The response to a protocol error; always closes the connection."""
+    body = b"%d %s: %s\n" % (exc.status, REASONS[exc.status].encode(), exc.detail.encode())
+    return render(exc.status, body, keep_alive=False, head=head, extra=extra)
+
+
+def overload_response() -> bytes:
+    """What a model answers when it is at its connection cap (then it closes)."""
+    return error_response(ProtocolError(503, "server at its connection limit, try again later"))

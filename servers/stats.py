@@ -1,0 +1,190 @@
+"""Server-wide counters behind ``GET /stats``, one flavour per way of sharing memory.
+
+* :class:`LocalStats`: one thread touches it (asyncio, uvloop, gevent).
+* :class:`LockedStats`: threads share it, so every update takes a ``threading.Lock``.
+* :class:`SharedStats`: processes share it through shared memory (fork, multiprocess):
+  each writer owns a slot, and the fork model adds a process-shared lock for its children.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import psutil
+
+OPEN, TOTAL, REQUESTS, PEAK = range(4)
+_FIELDS = 4
+
+
+def process_tree_usage(root_pid: int) -> dict[str, int]:
+    """RSS, processes and threads of ``root_pid`` and all its descendants."""
+    try:
+        root = psutil.Process(root_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        procs = [psutil.Process()]
+    rss = threads = count = 0
+    for proc in procs:
+        try:
+            with proc.oneshot():
+                rss += proc.memory_info().rss
+                threads += proc.num_threads()
+            count += 1
+        except psutil.Error:
+            continue
+    return {"rss_bytes": rss, "processes": count, "threads": threads}
+
+
+class _Snapshot:
+    """The common part of every flavour: identity and the JSON snapshot."""
+
+    model: str
+    workers: int
+    root_pid: int
+    started: float
+
+    def _init_identity(self, model: str, workers: int, root_pid: int | None) -> None:
+        self.model = model
+        self.workers = workers
+        self.root_pid = root_pid or os.getpid()
+        self.started = time.time()
+
+    def counts(self) -> tuple[int, int, int, int]:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``/stats`` document."""
+        open_, total, requests, peak = self.counts()
+        return {
+            "model": self.model,
+            "pid": os.getpid(),
+            "root_pid": self.root_pid,
+            "workers": self.workers,
+            "uptime_s": round(time.time() - self.started, 3),
+            "connections_open": open_,
+            "connections_total": total,
+            "connections_max": peak,
+            "requests_total": requests,
+            **process_tree_usage(self.root_pid),
+        }
+
+
+class LocalStats(_Snapshot):
+    """Plain integers: only ever touched by one thread."""
+
+    def __init__(self, model: str, workers: int = 1, root_pid: int | None = None) -> None:
+        self._init_identity(model, workers, root_pid)
+        self.open = self.total = self.requests = self.peak = 0
+
+    def opened(self) -> None:
+        self.open += 1
+        self.total += 1
+        if self.open > self.peak:
+            self.peak = self.open
+
+    def closed(self) -> None:
+        self.open -= 1
+
+    def request_done(self) -> None:
+        self.requests += 1
+
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.open, self.total, self.requests, self.peak
+
+
+class LockedStats(LocalStats):
+    """Shared by threads: ``+=`` is not atomic, so every update holds the lock."""
+
+    def __init__(self, model: str, workers: int = 1, root_pid: int | None = None) -> None:
+        super().__init__(model, workers, root_pid)
+        self._lock = threading.Lock()
+
+    def opened(self) -> None:
+        with self._lock:
+            super().opened()
+
+    def closed(self) -> None:
+        with self._lock:
+            super().closed()
+
+    def request_done(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def counts(self) -> tuple[int, int, int, int]:
+        with self._lock:
+            return self.open, self.total, self.requests, self.peak
+
+
+class SharedStats(_Snapshot):
+    """Counters in shared memory, one slot of four int64 per writer.
+
+    ``array`` is a ``multiprocessing`` ``RawArray('q', slots * 4)`` (picklable to
+    spawned workers). Every writer only touches its own slot, so no lock is
+    needed (a lock held by a process that gets killed would freeze the rest):
+    multiprocess workers own one slot each; in the fork model the parent owns
+    slot 0 (connections) and each live child borrows a free slot for its
+    requests, which the parent folds into slot 0 when it reaps the child.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        array: Any,
+        slot: int = 0,
+        *,
+        workers: int = 1,
+        root_pid: int | None = None,
+    ) -> None:
+        self._init_identity(model, workers, root_pid)
+        self._array = array
+        self._base = slot * _FIELDS
+
+    @staticmethod
+    def slots_needed(slots: int) -> int:
+        return slots * _FIELDS
+
+    @property
+    def open(self) -> int:
+        """Connections open in this writer's slot (what a per-process cap compares)."""
+        return int(self._array[self._base + OPEN])
+
+    def opened(self) -> None:
+        a, b = self._array, self._base
+        a[b + OPEN] += 1
+        a[b + TOTAL] += 1
+        if a[b + OPEN] > a[b + PEAK]:
+            a[b + PEAK] = a[b + OPEN]
+
+    def closed(self) -> None:
+        self._array[self._base + OPEN] -= 1
+
+    def reset_open(self) -> None:
+        """A worker died: its connections died with it."""
+        self._array[self._base + OPEN] = 0
+
+    def request_done(self) -> None:
+        self._array[self._base + REQUESTS] += 1
+
+    def move_to_slot(self, slot: int) -> None:
+        """Write to ``slot`` from now on (a forked child, in its own copy of this object)."""
+        self._base = slot * _FIELDS
+
+    def absorb(self, slot: int) -> None:
+        """Move the request count of ``slot`` (a reaped fork child's) into this one."""
+        a, b = self._array, slot * _FIELDS
+        a[self._base + REQUESTS] += a[b + REQUESTS]
+        a[b + REQUESTS] = 0
+
+    def counts(self) -> tuple[int, int, int, int]:
+        a = self._array
+        slots = len(a) // _FIELDS
+        open_ = sum(a[s * _FIELDS + OPEN] for s in range(slots))
+        total = sum(a[s * _FIELDS + TOTAL] for s in range(slots))
+        requests = sum(a[s * _FIELDS + REQUESTS] for s in range(slots))
+        # peaks of different workers may not coincide: their sum is an upper bound
+        peak = sum(a[s * _FIELDS + PEAK] for s in range(slots))
+        return open_, total, requests, peak
