@@ -104,8 +104,7 @@ class ProtocolPump(asyncio.Protocol):
             self.timer = None
         if self.conn is not None:
             self.conn = None
-            self.server.pumps.discard(self)
-            self.server.stats.closed()
+            self.server.closed(self)
 
     def stop(self) -> None:
         """Shutdown: close now if idle, else after the response in flight."""
@@ -130,6 +129,8 @@ class AsyncServer:
         self.signals = 0
         self.loop = asyncio.get_running_loop()
         self.stop_requested = asyncio.Event()
+        self.all_closed = asyncio.Event()
+        self.forced = asyncio.Event()
 
     async def run(self, listener: socket.socket, on_ready: Callable[[], None]) -> None:
         loop = self.loop
@@ -145,9 +146,15 @@ class AsyncServer:
         server.close()  # stop accepting at once
         for pump in list(self.pumps):
             pump.stop()
-        deadline = time.monotonic() + self.config.graceful_timeout
-        while self.pumps and time.monotonic() < deadline and self.signals < 2:
-            await asyncio.sleep(0.02)
+        if self.pumps:
+            self.all_closed.clear()
+            forced = loop.create_task(self._second_signal())
+            await asyncio.wait(
+                [loop.create_task(self.all_closed.wait()), forced],
+                timeout=self.config.graceful_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            forced.cancel()
         for pump in list(self.pumps):
             pump.transport.abort()
         sweeper.cancel()
@@ -156,6 +163,17 @@ class AsyncServer:
     def _on_signal(self) -> None:
         self.signals += 1
         self.stop_requested.set()
+        if self.signals >= 2:
+            self.forced.set()
+
+    async def _second_signal(self) -> None:
+        await self.forced.wait()
+
+    def closed(self, pump: ProtocolPump) -> None:
+        self.pumps.discard(pump)
+        self.stats.closed()
+        if self.stopping and not self.pumps:
+            self.all_closed.set()
 
     async def _sweep(self) -> None:
         """Close every connection whose deadline passed (keep-alive, header, body)."""

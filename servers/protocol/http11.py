@@ -165,7 +165,6 @@ class RequestParser:
     # -- head --------------------------------------------------------------------
     def _next_head(self) -> Request | _Sentinel:
         buf = self._buf
-        limits = self._limits
         while True:
             pos = self._pos
             if self._line is None:
