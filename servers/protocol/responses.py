@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from email.utils import formatdate
 
 from servers.protocol.errors import REASONS, ProtocolError
 
@@ -13,6 +12,8 @@ JSON = b"application/json"
 BINARY = b"application/octet-stream"
 
 _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason.encode()) for code, reason in REASONS.items()}
+_DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
+_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
 _date_second = -1
 _date_line = b""
 
@@ -26,7 +27,10 @@ def date_line() -> bytes:
     now = int(time.time())
     if now != _date_second:
         _date_second = now
-        _date_line = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        t = time.gmtime(now)
+        _date_line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
+            _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec,
+        )
     return _date_line
 
 
