@@ -1,0 +1,19 @@
+"""iomodels' Locust scenario: the users, the raw-TCP EchoUser and the server-stats plugin.
+
+    locust -f loadtests/locustfile.py --class-picker --host http://127.0.0.1:8000
+
+Pick a class in the web UI (or name one: ``HelloUser``) and tune the knobs
+(``--message-size``, ``--io-ms``, ``--cpu-n``, ``--think-ms``) on the command
+line or in the start form. ``make locust`` / ``make loadtest`` / ``make compare``
+start a server for you.
+"""
+
+from loadtests import bucketing
+from loadtests import options as _options  # noqa: F401  (registers the command-line arguments)
+from loadtests import server_plugin as _server_plugin  # noqa: F401  (registers the plugin)
+from loadtests.echo_user import EchoUser
+from loadtests.http_users import CpuUser, HelloUser, IoUser, WebsiteUser
+
+bucketing.install()
+
+__all__ = ["WebsiteUser", "HelloUser", "IoUser", "CpuUser", "EchoUser"]
