@@ -52,30 +52,26 @@ class HttpConnection:
             self._t_head = now
         self._t_last = now
         parser.receive_data(data)
+        next_event = parser.next_event
+        handle = self._app.handle
         out: list[Action] = []
-        while True:
-            try:
-                event = parser.next_event()
+        try:
+            while True:
+                event = next_event()
                 if type(event) is Request:
-                    keep = event.keep_alive and not self.draining
-                    if self._app.handle(event, keep, out):
+                    if handle(event, event.keep_alive and not self.draining, out):
                         continue
-                    out.append(CLOSE)
-                    self.closed = True
+                elif event is NEED_DATA:
                     return out
-            except ProtocolError as exc:
-                out.append(error_response(exc))
-                out.append(CLOSE)
-                self.closed = True
-                return out
-            if event is NEED_DATA:
-                return out
-            if event is CONTINUE:
-                out.append(CONTINUE_RESPONSE)
-                continue
-            out.append(CLOSE)  # CLOSED: the peer is gone
-            self.closed = True
-            return out
+                elif event is CONTINUE:
+                    out.append(CONTINUE_RESPONSE)
+                    continue
+                break  # a response that closes, or CLOSED: the peer is gone
+        except ProtocolError as exc:
+            out.append(error_response(exc))
+        out.append(CLOSE)
+        self.closed = True
+        return out
 
     def touch(self) -> None:
         """Restart the idle clock (after a Wait, the response has just gone out)."""

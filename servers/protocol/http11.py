@@ -38,6 +38,17 @@ _CHUNK_LINE = re.compile(
     rb"((?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb'|"[^"\\\r\n]*"))?)*)'
     rb"[ \t]*"
 )
+_FIELD_VALUE = rb"((?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)"
+# The fast path: a whole head checked by two C-level regex calls. It only ever
+# accepts; anything it does not like goes through the line-by-line path, which
+# finds the precise error.
+_FAST_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/(1\.[01])")
+_FAST_FIELD = rb"(" + _TOKEN + rb"):[ \t]*" + _FIELD_VALUE + rb"[ \t]*\r\n"
+_FAST_FIELDS = re.compile(_FAST_FIELD)
+_FAST_BLOCK = re.compile(  # the same as _FAST_FIELD, repeated, without capturing groups
+    rb"(?:" + _TOKEN + rb":[ \t]*(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
+    rb"[ \t]*\r\n)*"
+)
 _TOKEN_RE = re.compile(_TOKEN)
 _CONTENT_LENGTH = re.compile(rb"[0-9]{1,15}")
 _ABSOLUTE_FORM = re.compile(rb"https?://[^/?#]+([/?].*)?", re.IGNORECASE)
@@ -138,7 +149,14 @@ class RequestParser:
     # -- events ------------------------------------------------------------------
     def next_event(self) -> Request | _Sentinel:
         """Return the next event, or raise :class:`ProtocolError`."""
-        if self._state == _ERROR:
+        state = self._state
+        if state == _HEAD and self._line is None and self._pos >= len(self._buf):
+            # the common case between requests: nothing buffered
+            if self._pos:
+                self._buf.clear()
+                self._pos = 0
+            return CLOSED if self._eof else NEED_DATA
+        if state == _ERROR:
             assert self._error is not None
             raise self._error
         try:
@@ -165,6 +183,12 @@ class RequestParser:
     # -- head --------------------------------------------------------------------
     def _next_head(self) -> Request | _Sentinel:
         buf = self._buf
+        if self._line is None:
+            pos = self._pos
+            end = buf.find(b"\r\n\r\n", pos)
+            if end > pos and self._fast_head(bytes(buf[pos:end])):
+                self._pos = end + 4
+                return self._end_of_head()
         while True:
             pos = self._pos
             if self._line is None:
@@ -184,6 +208,32 @@ class RequestParser:
                 self._parse_header_line(line)
             else:
                 return self._end_of_head()
+
+    def _fast_head(self, head: bytes) -> bool:
+        """Accept a complete, well-formed head in one go; False sends it the slow way."""
+        limits = self._limits
+        cut = head.find(b"\r\n")
+        request_line = head if cut < 0 else head[:cut]
+        m = _FAST_REQUEST_LINE.fullmatch(request_line)
+        if m is None or len(request_line) > limits.max_request_line:
+            return False
+        if cut < 0:
+            headers: list[tuple[bytes, bytes]] = []
+        else:
+            block = head[cut + 2 :] + b"\r\n"
+            if _FAST_BLOCK.fullmatch(block) is None:
+                return False
+            pairs = _FAST_FIELDS.findall(block)
+            if len(pairs) > limits.max_header_count:
+                return False
+            if len(block) > limits.max_header_line and any(
+                len(line) > limits.max_header_line for line in block.split(b"\r\n")
+            ):
+                return False
+            headers = [(name.lower(), value) for name, value in pairs]
+        self._line = m.groups()
+        self._headers = headers
+        return True
 
     def _check_partial_line(self, buf: bytearray, pos: int) -> None:
         """Checks that may fire before a line is complete (the first checks of a full line)."""
@@ -276,7 +326,10 @@ class RequestParser:
         if hosts > 1:
             raise ProtocolError(400, "more than one Host header")
 
-        path, query = _split_target(method, target)
+        if target[:1] == b"/" and b"#" not in target:
+            path, _, query = target.partition(b"?")
+        else:
+            path, query = _split_target(method, target)
         request = Request(method, target, path, query, version, headers, b"", keep_alive)
         if codings is not None:
             if content_length is not None:

@@ -5,6 +5,10 @@ reachable from ``/site/``. Some links are placed, deterministically, to make a
 crawler behave like a real one:
 
 * ``/site/r/<j>``: a redirect (301) to page ``j``;
+* ``/site/rr/<j>``: a chain of two redirects (301 to ``/site/r/<j>``, then to page ``j``);
+* ``<j>#part`` and ``<j>``: a relative link with a fragment, a bare relative link
+  (both resolve to ``/site/<j>``: a crawler must normalise them away);
+* ``mailto:``: a link no crawler fetches;
 * ``/site/missing/<i>``: a broken link (404);
 * ``/site/files/<i>.bin``: a non-HTML resource (``application/octet-stream``);
 * ``http://offsite.invalid/<i>``: a link to another host (never to be fetched);
@@ -52,6 +56,14 @@ class Site:
         hrefs = [page_url(j) for j in targets if j < n and j != i]
         if i % 20 == 5:
             hrefs.append(f"/site/r/{(i * 3 + 1) % n}")
+        if i % 60 == 23:
+            hrefs.append(f"/site/rr/{(i * 5 + 2) % n}")
+        if i % 10 == 3 and (i * 11 + 5) % n:
+            hrefs.append(f"{(i * 11 + 5) % n}#part")
+        if i % 15 == 4 and (i * 13 + 6) % n:
+            hrefs.append(f"{(i * 13 + 6) % n}")
+        if i % 45 == 9:
+            hrefs.append(f"mailto:webmaster@example.invalid?subject=page{i}")
         if i % 25 == 7:
             hrefs.append(f"/site/missing/{i}")
         if i % 30 == 11:
@@ -77,9 +89,12 @@ class Site:
         return {page_url(i) for i in seen}
 
     def _page_number(self, href: str) -> int | None:
+        href = href.partition("#")[0]
+        if href.isdigit():  # relative to a page under /site/
+            href = "/site/" + href
         if href == "/site/":
             return 0
-        for prefix in ("/site/r/", "/site/"):
+        for prefix in ("/site/rr/", "/site/r/", "/site/"):
             if href.startswith(prefix):
                 tail = href[len(prefix) :]
                 if tail.isdigit() and int(tail) < self.pages:
@@ -101,6 +116,11 @@ class Site:
             if j < self.pages:
                 body = b"moved to %s\n" % page_url(j).encode()
                 return SitePage(301, body, location=page_url(j).encode())
+        elif tail.startswith(b"rr/") and tail[3:].isdigit() and len(tail) < 13:
+            j = int(tail[3:])
+            if j < self.pages:
+                location = b"/site/r/%d" % j
+                return SitePage(301, b"moved to %s\n" % location, location=location)
         elif tail.startswith(b"files/") and tail.endswith(b".bin") and tail[6:-4].isdigit():
             i = int(tail[6:-4])
             if i < self.pages and i % 30 == 11:
