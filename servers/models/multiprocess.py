@@ -59,7 +59,7 @@ class Supervisor:
     def __init__(self, listener: socket.socket, config: ServerConfig) -> None:
         self.listener = listener
         self.config = config
-        self.ctx = multiprocessing.get_context(os.environ.get("IOMODELS_START_METHOD", "spawn"))
+        self.ctx: Any = multiprocessing.get_context(os.environ.get("IOMODELS_START_METHOD", "spawn"))
         self.count = config.workers or os.cpu_count() or 1
         self.array = self.ctx.RawArray("q", SharedStats.slots_needed(self.count))
         self.stats = SharedStats("multiprocess", self.array, 0, workers=self.count)

@@ -231,7 +231,8 @@ class RequestParser:
             ):
                 return False
             headers = [(name.lower(), value) for name, value in pairs]
-        self._line = m.groups()
+        method, target, version = m.groups()
+        self._line = (method, target, version)
         self._headers = headers
         return True
 
