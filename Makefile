@@ -9,7 +9,7 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: venv serve test test-all lint typecheck clean
+.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare
 
 venv: $(STAMP)
 
@@ -22,6 +22,28 @@ $(STAMP): pyproject.toml
 ## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http)
 serve: venv
 	$(BIN)/iomodels serve --model $(MODEL) --host $(HOST_BIND) --port $(PORT) --protocol $(PROTOCOL) $(ARGS)
+
+## Locust (loadtests/): HOST=http://... aims at a running server instead of starting one
+USERS      ?= 100
+SPAWN_RATE ?= 20
+DURATION   ?= 30s
+WORKERS    ?= 0
+WEB_PORT   ?= 8089
+LOCUST_TARGET = $(if $(findstring ://,$(HOST)),--host $(HOST))
+LOCUST_COMMON = --protocol $(PROTOCOL) --users $(USERS) --spawn-rate $(SPAWN_RATE) --workers $(WORKERS) \
+	$(if $(CLASSES),--classes $(CLASSES)) $(if $(LOCUST_ARGS),--locust-args="$(LOCUST_ARGS)")
+
+## locust: a server of MODEL and Locust's web UI on http://127.0.0.1:8089 (Ctrl-C stops both)
+locust: venv
+	$(BIN)/iomodels locust --model $(MODEL) $(LOCUST_TARGET) --web-port $(WEB_PORT) $(LOCUST_COMMON)
+
+## loadtest: one headless run into results/locust-<model>-<timestamp>/ (USERS SPAWN_RATE DURATION WORKERS)
+loadtest: venv
+	$(BIN)/iomodels loadtest --model $(MODEL) $(LOCUST_TARGET) --duration $(DURATION) $(LOCUST_COMMON)
+
+## compare: the same headless scenario against each model (MODELS="fork thread ..."), one report
+compare: venv
+	$(BIN)/iomodels compare $(if $(MODELS),--models $(MODELS)) --duration $(DURATION) $(LOCUST_COMMON)
 
 ## test: lint, then the fast test suite (what CI runs)
 test: venv

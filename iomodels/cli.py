@@ -15,6 +15,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("servers.cli", "run one server of a chosen IO model"),
     "models": ("servers.cli_models", "list the IO models"),
+    "locust": ("loadtests.cli_locust", "start a server and Locust's web UI aimed at it"),
+    "loadtest": ("loadtests.cli_loadtest", "one headless Locust run against a fresh server"),
+    "compare": ("loadtests.cli_compare", "the same Locust scenario against each model, one report"),
 }
 
 

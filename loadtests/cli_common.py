@@ -1,0 +1,63 @@
+"""Arguments shared by ``iomodels locust``, ``loadtest`` and ``compare``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from pathlib import Path
+
+from loadtests.launch import ALL_CLASSES, default_classes
+
+
+def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) -> None:
+    """The target, the users and the Locust knobs."""
+    if model:
+        parser.add_argument(
+            "--model", default="asyncio", help="the server model to start (default: asyncio)"
+        )
+        parser.add_argument(
+            "--host", default="", help="aim at this running server instead of starting one"
+        )
+    parser.add_argument("--protocol", choices=["http", "echo"], default="http")
+    parser.add_argument(
+        "--classes", nargs="+", choices=ALL_CLASSES, metavar="CLASS",
+        help=f"Locust user classes ({', '.join(ALL_CLASSES)}); default WebsiteUser, EchoUser for echo",
+    )  # fmt: skip
+    parser.add_argument("--users", type=int, default=100, help="concurrent Locust users")
+    parser.add_argument("--spawn-rate", type=float, default=20, help="users started per second")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="Locust worker processes (--processes N); 0: one process",
+    )
+    parser.add_argument(
+        "--server-arg", action="append", default=[], metavar="ARG",
+        help="one more 'iomodels serve' argument (repeatable), e.g. --server-arg=--workers=2",
+    )  # fmt: skip
+    parser.add_argument(
+        "--locust-args", default="", metavar="'ARGS'",
+        help='more Locust arguments in one string: --locust-args="--io-ms 100 --message-size 4096"',
+    )  # fmt: skip
+
+
+def add_headless_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--duration", default="30s", help="run time per run (Locust's -t: 30s, 2m...)"
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, default=Path("results"), help="where result directories go"
+    )
+
+
+def classes_of(args: argparse.Namespace) -> list[str]:
+    return list(args.classes) if args.classes else default_classes(args.protocol)
+
+
+def extra_args(args: argparse.Namespace) -> list[str]:
+    return shlex.split(args.locust_args)
+
+
+def timestamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")

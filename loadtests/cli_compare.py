@@ -1,0 +1,54 @@
+"""``iomodels compare``: the same headless Locust scenario against each model in turn, one report."""
+
+from __future__ import annotations
+
+import argparse
+
+from loadtests.cli_common import add_headless_args, add_scenario_args, classes_of, timestamp
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from servers.registry import model_names
+
+    parser.add_argument(
+        "--models", nargs="+", default=model_names(), choices=model_names(), metavar="MODEL",
+        help=f"models to compare, in order (default: all: {' '.join(model_names())})",
+    )  # fmt: skip
+    add_scenario_args(parser, model=False)
+    add_headless_args(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from loadtests.cli_loadtest import headless_run
+    from loadtests.compare_report import results_table, write_report
+    from loadtests.launch import sigterm_as_interrupt
+
+    console = Console()
+    out_dir = args.results_dir / f"compare-{timestamp()}"
+    scenario = {
+        "classes": " ".join(classes_of(args)),
+        "users": args.users,
+        "spawn_rate": args.spawn_rate,
+        "duration": args.duration,
+        "workers": args.workers,
+        "protocol": args.protocol,
+        "locust_args": args.locust_args,
+    }
+    results = []
+    with sigterm_as_interrupt():
+        try:
+            for model in args.models:
+                console.print(
+                    f"[bold]{model}[/]: fresh server, {scenario['users']} users for {args.duration}"
+                )
+                results.append(headless_run(args, model, out_dir / model))
+        except KeyboardInterrupt:
+            console.print("interrupted: reporting the finished models only")
+    if not results:
+        return 130
+    report_path = write_report(out_dir, results, scenario)
+    console.print(results_table("Locust comparison", results))
+    console.print(f"report: {report_path} (charts and per-model Locust reports next to it)")
+    return 0 if all(r.get("failures", 1) == 0 for r in results) else 1

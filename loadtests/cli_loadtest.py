@@ -1,0 +1,79 @@
+"""``iomodels loadtest``: one headless Locust run against a fresh server, saved under ``results/``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from loadtests.cli_common import (
+    add_headless_args,
+    add_scenario_args,
+    classes_of,
+    extra_args,
+    timestamp,
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_scenario_args(parser)
+    add_headless_args(parser)
+
+
+def headless_run(
+    args: argparse.Namespace, model: str, out_dir: Path, host: str = ""
+) -> dict[str, Any]:
+    """Start a fresh server of ``model`` (unless ``host``), run Locust headless into ``out_dir``, read it back."""
+    from loadtests.launch import LocustRun, run_locust, target_server
+    from loadtests.results import read_run
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with target_server(model, args.protocol, host, args.server_arg) as (url, server):
+        spec = LocustRun(
+            host=url,
+            classes=classes_of(args),
+            users=args.users,
+            spawn_rate=args.spawn_rate,
+            run_time=args.duration,
+            out_dir=out_dir,
+            workers=args.workers,
+            server_pid=server.pid if server else 0,
+            extra=extra_args(args),
+        )
+        code = run_locust(spec.command())
+    result = read_run(out_dir)
+    result.update(
+        model=model if not host else result.get("model", host),
+        locust_exit_code=code,
+        command=spec.command(),
+        scenario={
+            "classes": classes_of(args),
+            "users": args.users,
+            "spawn_rate": args.spawn_rate,
+            "duration": args.duration,
+            "workers": args.workers,
+            "protocol": args.protocol,
+            "locust_args": args.locust_args,
+        },
+    )
+    (out_dir / "run.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from loadtests.compare_report import results_table
+    from loadtests.launch import sigterm_as_interrupt
+
+    out_dir = args.results_dir / f"locust-{args.model}-{timestamp()}"
+    with sigterm_as_interrupt():
+        try:
+            result = headless_run(args, args.model, out_dir, args.host)
+        except KeyboardInterrupt:
+            print(f"interrupted; partial results in {out_dir}")
+            return 130
+    Console().print(results_table(f"Locust, {args.model}", [result]))
+    print(f"results: {out_dir}/ (report.html, locust_*.csv, stats.json, summary.json, run.json)")
+    return int(result["locust_exit_code"])

@@ -1,0 +1,46 @@
+"""``iomodels locust``: a server of one model and Locust's web UI aimed at it (Ctrl-C stops both)."""
+
+from __future__ import annotations
+
+import argparse
+
+from loadtests.cli_common import add_scenario_args, classes_of, extra_args
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_scenario_args(parser)
+    parser.add_argument(
+        "--web-port", type=int, default=8089, help="the web UI's port (on 127.0.0.1)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtests.launch import LocustRun, run_locust, sigterm_as_interrupt, target_server
+
+    with sigterm_as_interrupt():
+        try:
+            with target_server(args.model, args.protocol, args.host, args.server_arg) as (
+                url,
+                server,
+            ):
+                spec = LocustRun(
+                    host=url,
+                    classes=classes_of(args),
+                    headless=False,
+                    users=args.users,
+                    spawn_rate=args.spawn_rate,
+                    workers=args.workers,
+                    web_port=args.web_port,
+                    server_pid=server.pid if server else 0,
+                    extra=extra_args(args),
+                )
+                what = f"{args.model} server (pid {server.pid})" if server else "the given host"
+                print(f"target: {url}, {what}", flush=True)
+                print(
+                    f"Locust web UI: http://127.0.0.1:{args.web_port}  (Ctrl-C stops Locust and the server)",
+                    flush=True,
+                )
+                return run_locust(spec.command())
+        except KeyboardInterrupt:
+            print("stopped: Locust and the server are down", flush=True)
+            return 0
