@@ -1,0 +1,67 @@
+"""The model registry and the ``iomodels`` command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from servers.registry import MODELS, UnknownModel, load_model
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "iomodels", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_every_model_has_a_serve_function() -> None:
+    for name in MODELS:
+        assert callable(load_model(name).serve)
+
+
+def test_unknown_model_error_lists_models() -> None:
+    with pytest.raises(UnknownModel) as info:
+        load_model("coroutines")
+    for name in MODELS:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n != "gevent"])
+def test_loading_a_model_never_imports_gevent(name: str) -> None:
+    code = f"import sys; from servers.registry import load_model; load_model({name!r}); print('gevent' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
+def test_models_command_lists_every_model() -> None:
+    out = run_cli("models")
+    assert out.returncode == 0
+    assert [line.split()[0] for line in out.stdout.splitlines()] == list(MODELS)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "out of range"),
+        (["--port", "http"], "not an integer"),
+        (["--protocol", "ftp"], "invalid choice"),
+        (["--graceful-timeout", "0"], "out of range"),
+    ],
+)
+def test_bad_flags_get_a_clear_error(args: list[str], message: str) -> None:
+    out = run_cli("serve", *args)
+    assert out.returncode == 2 and message in out.stderr
+
+
+def test_port_in_use_is_explained() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run_cli("serve", "--model", "asyncio", "--port", str(port))
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port 0" in out.stderr
