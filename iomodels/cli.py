@@ -15,6 +15,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("servers.cli", "run one server of a chosen IO model"),
     "models": ("servers.cli_models", "list the IO models"),
+    "crawl": ("clients.crawl.cli", "crawl a site with one of the crawlers"),
     "locust": ("loadtests.cli_locust", "start a server and Locust's web UI aimed at it"),
     "loadtest": ("loadtests.cli_loadtest", "one headless Locust run against a fresh server"),
     "compare": ("loadtests.cli_compare", "the same Locust scenario against each model, one report"),

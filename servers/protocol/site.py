@@ -128,10 +128,12 @@ class Site:
         return SitePage(404, b"no such page\n")
 
     def _page(self, i: int) -> SitePage:
-        items = "".join(f'<li><a href="{href}">link {k}</a></li>\n' for k, href in enumerate(self.links(i)))
+        items = "".join(
+            f'<li><a href="{href}">link {k}</a></li>\n' for k, href in enumerate(self.links(i))
+        )
         filler = " ".join(f"word{(i * 13 + k) % 997}" for k in range(120))
         html = (
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
             f"<title>Page {i}</title></head>\n<body>\n<h1>Page {i}</h1>\n<p>{filler}</p>\n"
             f"<ul>\n{items}</ul>\n</body></html>\n"
         )

@@ -1,0 +1,176 @@
+"""``iomodels crawl``: crawl a site with one of the crawlers and report the figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from clients.crawl import CRAWLERS
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} cannot be negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: use seconds in (0, 3600]")
+    return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    crawlers = ", ".join(CRAWLERS)
+    parser.add_argument(
+        "--crawler",
+        default="asyncio",
+        choices=list(CRAWLERS),
+        metavar="CRAWLER",
+        help=f"concurrency model: {crawlers} (default asyncio)",
+    )
+    parser.add_argument("--url", help="root URL to crawl (same host only); or use --serve")
+    parser.add_argument(
+        "--serve",
+        metavar="MODEL",
+        help="start a server of this IO model on a free port and crawl its /site/",
+    )
+    parser.add_argument(
+        "--site-pages",
+        type=_positive_int,
+        default=1000,
+        help="with --serve: pages of the site (default 1000)",
+    )
+    parser.add_argument(
+        "--site-latency-ms",
+        type=_positive_int,
+        default=10,
+        help="with --serve: wait per page in ms (default 10)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        "-c",
+        type=_positive_int,
+        default=10,
+        help="requests (and connections) in flight at most (default 10)",
+    )
+    parser.add_argument(
+        "--max-pages",
+        type=_positive_int,
+        default=0,
+        help="URLs fetched at most, 0 for no limit (default 0)",
+    )
+    parser.add_argument(
+        "--max-depth",
+        type=_positive_int,
+        default=None,
+        help="links followed from the root at most (default: no limit)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        help="seconds one request may take, connect to last byte (default 10)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=_positive_int,
+        default=2,
+        help="extra attempts on connection errors, timeouts and 5xx (default 2)",
+    )
+    parser.add_argument(
+        "--backoff",
+        type=_seconds,
+        default=0.2,
+        help="seconds before the first retry, doubled each time (default 0.2)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--urls", action="store_true", help="with --json: include the URLs crawled")
+
+
+def run(args: argparse.Namespace) -> int:
+    from clients.crawl import load_crawler
+    from clients.crawl.config import CrawlConfig
+
+    if bool(args.url) == bool(args.serve):
+        print("iomodels crawl: error: give exactly one of --url and --serve", file=sys.stderr)
+        return 2
+    if args.concurrency < 1:
+        print("iomodels crawl: error: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    driver = load_crawler(args.crawler)
+    server = _start_server(args) if args.serve else None
+    try:
+        url = f"{server.url}/site/" if server else args.url
+        try:
+            config = CrawlConfig(
+                url=url,
+                concurrency=1 if args.crawler == "sequential" else args.concurrency,
+                max_pages=args.max_pages,
+                max_depth=args.max_depth,
+                timeout=args.timeout,
+                retries=args.retries,
+                backoff=args.backoff,
+            )
+        except ValueError as exc:
+            print(f"iomodels crawl: error: {exc}", file=sys.stderr)
+            return 2
+        result = driver.crawl(config)
+    finally:
+        if server is not None:
+            server.stop()
+    report: dict[str, Any] = result.to_json(with_urls=args.urls)
+    complete = not (result.interrupted or args.max_pages or args.max_depth is not None)
+    if server is not None and complete:
+        report["matches_site"] = _matches_site(args, result.urls, url)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_table(report)
+    if result.interrupted:
+        return 130
+    return 1 if report.get("matches_site") is False else 0
+
+
+def _start_server(args: argparse.Namespace):  # -> ServerProcess
+    from servers.launcher import ServerProcess
+
+    site = ["--site-pages", str(args.site_pages), "--site-latency-ms", str(args.site_latency_ms)]
+    return ServerProcess(args.serve, "http", site).start()
+
+
+def _matches_site(args: argparse.Namespace, urls: list[str], root: str) -> bool:
+    """Whether the crawl found exactly the pages the site says are reachable."""
+    from servers.protocol.site import Site
+
+    base = root.removesuffix("/site/")
+    expected = {base + path for path in Site(args.site_pages).reachable_pages()}
+    return set(urls) == expected
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"crawl: {report['crawler']} x{report['concurrency']}", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        if key in ("urls", "crawler", "concurrency"):
+            continue
+        if key == "errors":
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        elif key == "peak_rss_bytes":
+            key, value = "peak_rss", f"{value / 2**20:.1f} MiB"
+        table.add_row(key, str(value))
+    Console().print(table)
