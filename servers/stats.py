@@ -162,6 +162,12 @@ class SharedStats(_Snapshot):
     def closed(self) -> None:
         self._array[self._base + OPEN] -= 1
 
+    def least_loaded(self) -> bool:
+        """True when no other slot has fewer open connections than this one."""
+        a = self._array
+        mine = a[self._base + OPEN]
+        return all(a[s + OPEN] >= mine for s in range(0, len(a), _FIELDS))
+
     def reset_open(self) -> None:
         """A worker died: its connections died with it."""
         self._array[self._base + OPEN] = 0

@@ -119,8 +119,11 @@ class ProtocolPump(asyncio.Protocol):
 class AsyncServer:
     """Serves one listening socket on the running loop until a stop signal."""
 
-    def __init__(self, config: ServerConfig, stats: Any, cap: int) -> None:
+    def __init__(
+        self, config: ServerConfig, stats: Any, cap: int, balance: Callable[[], bool] | None = None
+    ) -> None:
         self.config = config
+        self.balance = balance
         self.stats = stats
         self.cap = cap
         self.factory = make_connection_factory(config, stats)
@@ -136,9 +139,13 @@ class AsyncServer:
         loop = self.loop
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._on_signal)
-        server = await loop.create_server(
-            lambda: ProtocolPump(self), sock=listener, backlog=self.config.backlog
-        )
+        server: Any
+        if self.balance is None:
+            server = await loop.create_server(
+                lambda: ProtocolPump(self), sock=listener, backlog=self.config.backlog
+            )
+        else:
+            server = BalancedAcceptor(self, listener, self.balance)
         sweeper = loop.create_task(self._sweep())
         on_ready()
         await self.stop_requested.wait()
@@ -189,6 +196,56 @@ class AsyncServer:
                     pump.perform(conn.timed_out())
 
 
+class BalancedAcceptor:
+    """Accepting on a listening socket shared by several worker processes, fairly.
+
+    Left alone, whichever worker wakes first accepts everything (uvloop accepts
+    in a loop), so four busy connections can all land on one core. Like nginx's
+    ``accept_mutex``, but without a lock: a worker accepts only while
+    ``may_accept()`` says it is among the least loaded; otherwise it stops
+    watching the socket for a millisecond and lets another worker take it.
+    """
+
+    RETRY_S = 0.001
+    EMFILE_BACKOFF_S = 0.1
+
+    def __init__(self, server: AsyncServer, listener: socket.socket, may_accept: Callable[[], bool]) -> None:
+        self.server = server
+        self.listener = listener
+        self.may_accept = may_accept
+        self.loop = server.loop
+        self.closed = False
+        listener.setblocking(False)
+        self.loop.add_reader(listener.fileno(), self._on_readable)
+
+    def _on_readable(self) -> None:
+        if not self.may_accept():
+            self._pause(self.RETRY_S)
+            return
+        try:
+            sock, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError:  # EMFILE, ENFILE, ENOBUFS...: back off instead of spinning
+            self._pause(self.EMFILE_BACKOFF_S)
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.loop.create_task(self.loop.connect_accepted_socket(lambda: ProtocolPump(self.server), sock))
+
+    def _pause(self, seconds: float) -> None:
+        self.loop.remove_reader(self.listener.fileno())
+        self.loop.call_later(seconds, self._resume)
+
+    def _resume(self) -> None:
+        if not self.closed:
+            self.loop.add_reader(self.listener.fileno(), self._on_readable)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.loop.remove_reader(self.listener.fileno())
+
+
 def run_server(
     listener: socket.socket,
     config: ServerConfig,
@@ -196,11 +253,16 @@ def run_server(
     stats: Any,
     cap: int,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    balance: Callable[[], bool] | None = None,
 ) -> None:
-    """Run an :class:`AsyncServer` on a new loop (``loop_factory`` picks uvloop)."""
+    """Run an :class:`AsyncServer` on a new loop (``loop_factory`` picks uvloop).
+
+    ``balance``, for workers sharing one listening socket, says whether this
+    worker may accept now (see :class:`BalancedAcceptor`).
+    """
 
     async def main() -> None:
-        await AsyncServer(config, stats, cap).run(listener, on_ready)
+        await AsyncServer(config, stats, cap, balance).run(listener, on_ready)
 
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main())

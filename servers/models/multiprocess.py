@@ -52,7 +52,15 @@ def worker_main(
     workers = len(array) // SharedStats.slots_needed(1)
     stats = SharedStats("multiprocess", array, index, workers=workers, root_pid=root_pid)
     per_worker = -(-config.max_connections // workers) if config.max_connections else 0
-    run_server(listener, config, ready.set, stats, per_worker or DEFAULT_MAX_CONNECTIONS_PER_WORKER, loop_factory)
+    run_server(
+        listener,
+        config,
+        ready.set,
+        stats,
+        per_worker or DEFAULT_MAX_CONNECTIONS_PER_WORKER,
+        loop_factory,
+        balance=stats.least_loaded,
+    )
 
 
 class Supervisor:
