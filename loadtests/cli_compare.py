@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from loadtests.cli_common import add_headless_args, add_scenario_args, classes_of, timestamp
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from loadtests.compare_report import results_table, write_report
     from loadtests.launch import sigterm_as_interrupt
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     out_dir = args.results_dir / f"compare-{timestamp()}"
     scenario = {
         "classes": " ".join(classes_of(args)),

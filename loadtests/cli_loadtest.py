@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"interrupted; partial results in {out_dir}")
             return 130
-    Console().print(results_table(f"Locust, {args.model}", [result]))
+    Console(width=None if sys.stdout.isatty() else 160).print(
+        results_table(f"Locust, {args.model}", [result])
+    )
     print(f"results: {out_dir}/ (report.html, locust_*.csv, stats.json, summary.json, run.json)")
     return int(result["locust_exit_code"])

@@ -1,0 +1,241 @@
+"""Locust users, plugin and targets, each run in its own process (Locust monkey-patches with gevent).
+
+Never import locust here: only the pure helpers of ``loadtests`` that do not.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loadtests.bucketing import fine_bucket, format_ms
+from loadtests.launch import LocustRun
+from loadtests.loader_cpu import LoaderCpu, LoaderSample
+from loadtests.results import read_run
+from loadtests.svg_chart import line_chart, sparkline
+from servers.launcher import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_locust(
+    host: str,
+    classes: list[str],
+    out_dir: Path,
+    *,
+    seconds: int = 3,
+    users: int = 5,
+    extra: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """A short headless run writing every output into ``out_dir``."""
+    spec = LocustRun(
+        host=host, classes=classes, users=users, spawn_rate=users, run_time=f"{seconds}s",
+        out_dir=out_dir, extra=["--server-stats-interval", "0.5", *(extra or [])],
+    )  # fmt: skip
+    return subprocess.run(spec.command(), capture_output=True, text=True, timeout=90, cwd=ROOT)
+
+
+def explain(proc: subprocess.CompletedProcess[str], out_dir: Path) -> str:
+    log = out_dir / "locust.log"
+    return f"exit {proc.returncode}\nstdout:{proc.stdout[-2000:]}\nstderr:{proc.stderr[-2000:]}\nlog:{log.read_text()[-3000:] if log.exists() else ''}"
+
+
+# -- pure helpers -------------------------------------------------------------------
+def test_fine_buckets_keep_hundredths_below_10ms() -> None:
+    assert fine_bucket(0.123) == 0.12
+    assert fine_bucket(0.004) == 0.0
+    assert fine_bucket(9.876) == 9.88
+    assert fine_bucket(12.34) == 12.3
+    assert fine_bucket(1234.5) == 1230
+    assert format_ms(0.456) == "0.46"
+    assert format_ms(None) == "0"
+
+
+def test_loader_bound_needs_a_quarter_of_saturated_samples() -> None:
+    cpu = LoaderCpu(threshold_pct=90.0)
+    cpu.running = [LoaderSample(50, 50, 1, 40)] * 3 + [LoaderSample(99, 99, 1, 90)]
+    assert cpu.loader_bound
+    cpu.running = [LoaderSample(50, 50, 1, 40)] * 4 + [LoaderSample(99, 99, 1, 90)]
+    assert not cpu.loader_bound
+    assert cpu.summary()["loader_cpu_busiest_peak_pct"] == 99
+
+
+def test_charts_render() -> None:
+    line = sparkline([1, 2, 3])
+    assert len(line) == 3 and line[0] == "▁" and line[-1] == "█"
+    svg = line_chart("RSS", [0, 1, 2], [10, 20, 15], " MB")
+    assert svg.startswith("<svg") and "polyline" in svg and "RSS" in svg
+
+
+# -- users against live servers -----------------------------------------------------
+@pytest.mark.parametrize("user_class", ["WebsiteUser", "HelloUser", "IoUser", "CpuUser"])
+def test_http_user_runs_without_failures(
+    start_server: Callable[..., ServerProcess], tmp_path: Path, user_class: str
+) -> None:
+    server = start_server("asyncio")
+    proc = run_locust(server.url, [user_class], tmp_path, extra=["--io-ms", "5", "--cpu-n", "500"])
+    result = read_run(tmp_path)
+    assert proc.returncode == 0, explain(proc, tmp_path)
+    assert result["requests"] > 0
+    assert result["failures"] == 0
+
+
+def test_echo_user_runs_without_failures(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("gevent", protocol="echo")
+    proc = run_locust(
+        server.url,
+        ["EchoUser"],
+        tmp_path,
+        extra=["--message-size", "4096", "--server-pid", str(server.pid)],
+    )
+    result = read_run(tmp_path)
+    assert proc.returncode == 0, explain(proc, tmp_path)
+    assert result["requests"] > 0 and result["failures"] == 0
+    # no /stats on an echo server: the plugin reads the process through psutil
+    assert result["server_rss_peak_mb"] > 0
+
+
+@pytest.fixture
+def closing_server() -> Iterator[str]:
+    """A TCP server that answers half of the first message and closes the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                data = conn.recv(64)
+                conn.sendall(data[: len(data) // 2])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"echo://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_echo_user_reports_early_close(closing_server: str, tmp_path: Path) -> None:
+    proc = run_locust(
+        closing_server, ["EchoUser"], tmp_path, seconds=2, users=2, extra=["--message-size", "64"]
+    )
+    result = read_run(tmp_path)
+    assert proc.returncode == 1, explain(proc, tmp_path)  # Locust exits 1 when requests failed
+    assert result["failures"] > 0
+    failures = (tmp_path / "locust_failures.csv").read_text()
+    assert "ConnectionClosed" in failures and "closed the connection after" in failures
+
+
+# -- the /stats plugin --------------------------------------------------------------
+def test_server_stats_arrive_in_the_outputs(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = start_server("thread")
+    proc = run_locust(server.url, ["IoUser"], tmp_path, users=8, extra=["--io-ms", "20"])
+    assert proc.returncode == 0, explain(proc, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"] == "thread"
+    assert summary["server_rss_peak_mb"] > 0
+    assert summary["server_connections_peak"] >= 1
+    assert summary["server_threads_peak"] >= 2  # a thread per connection
+    assert summary["server_cpu_mean_pct"] is not None  # local server: CPU through psutil
+    assert isinstance(summary["loader_bound"], bool)
+    rows = (tmp_path / "locust_server_stats.csv").read_text().splitlines()
+    assert rows[0].startswith("timestamp,elapsed_s,state,server_cpu_pct,server_rss_mb")
+    assert len(rows) > 2
+    html = (tmp_path / "report.html").read_text()
+    assert "iomodels-server-stats" in html and "<svg" in html
+    assert "server thread: CPU mean" in (tmp_path / "locust.log").read_text()
+
+
+# -- make locust ----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.status, resp.read()
+
+
+def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        ["make", "-s", "locust", "MODEL=asyncio", f"WEB_PORT={port}"],
+        cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status, _ = get(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200, "the web UI never answered"
+        status, body = get(f"http://127.0.0.1:{port}/stats/requests")
+        assert status == 200
+        assert any(e["key"] == "iomodels" for e in json.loads(body)["extended_stats"])
+        # bound to loopback only: the UI's listening socket is on 127.0.0.1
+        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        listening = {
+            c.laddr
+            for p in tree
+            for c in p.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        }
+        assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    # make itself dies of the SIGINT (as after Ctrl-C in a shell); what it ran stopped cleanly
+    assert proc.returncode in (0, -signal.SIGINT), out
+    assert "stopped: Locust and the server are down" in out
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
+    with pytest.raises(OSError):
+        get(f"http://127.0.0.1:{port}/")
+
+
+# -- compare ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_compare_two_models_writes_one_report(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "iomodels", "compare", "--models", "asyncio", "thread", "--classes", "HelloUser",
+         "--users", "5", "--duration", "3s", "--results-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (report_dir,) = tmp_path.glob("compare-*")
+    results = json.loads((report_dir / "results.json").read_text())["results"]
+    assert [r["model"] for r in results] == ["asyncio", "thread"]
+    assert all(r["requests"] > 0 and r["failures"] == 0 for r in results)
+    assert (report_dir / "report.md").read_text().count("| asyncio |") == 1
+    assert (report_dir / "rps.png").exists() and (report_dir / "latency.png").exists()
