@@ -1,0 +1,173 @@
+"""Run one load: connect, warm up, measure, report."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from clients.loadgen.churn_client import churn_worker
+from clients.loadgen.config import LoadConfig
+from clients.loadgen.echo_client import EchoConnection
+from clients.loadgen.http_client import HttpConnection
+from clients.loadgen.state import DONE, MEASURE, RunState
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+#: The loader counts as the bottleneck from this share of one core.
+LOADER_BOUND_CPU = 0.90
+CONNECT_PARALLEL = 100
+
+
+@dataclass
+class LoadResult:
+    """The figures of one run (latencies in ms, ``loader_cpu_pct`` of one core)."""
+
+    requests: int
+    duration_s: float
+    rps: float
+    mib_s: float
+    bytes_in: int
+    bytes_out: int
+    errors: int
+    error_kinds: dict[str, int]
+    latency_ms: dict[str, float | None]
+    loader_cpu_pct: float
+    loader_bound: bool
+    connections: int
+    connected: int
+    histogram: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop loop when uvloop is installed, else the stdlib one."""
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return asyncio.new_event_loop()
+
+
+async def open_connections(
+    count: int, factory: Callable[[int], asyncio.Protocol], host: str, port: int, limit_s: float
+) -> tuple[list[Any], int]:
+    """Open ``count`` connections (``CONNECT_PARALLEL`` at a time); returns (protocols, failures)."""
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(CONNECT_PARALLEL)
+    failures = 0
+
+    async def one(index: int) -> Any:
+        nonlocal failures
+        async with gate:
+            try:
+                async with asyncio.timeout(limit_s):
+                    _, proto = await loop.create_connection(lambda: factory(index), host, port)
+                return proto
+            except (OSError, TimeoutError) as exc:
+                log.debug("connect failed: %s", exc)
+                failures += 1
+                return None
+
+    protos = await asyncio.gather(*(one(i) for i in range(count)))
+    return [p for p in protos if p is not None], failures
+
+
+async def measure(
+    config: LoadConfig, on_event: Callable[[str], None] | None = None, keep_histogram: bool = False
+) -> LoadResult:
+    """Run ``config`` on the running loop; ``on_event("measure"|"done")`` marks the window."""
+    state = RunState()
+    request = config.request()
+    tasks: list[asyncio.Task[None]] = []
+    protos: list[Any] = []
+    connect_failures = 0
+    if config.mode == "churn":
+        tasks = [
+            asyncio.create_task(churn_worker(state, config.host, config.port, request, config.connect_timeout))
+            for _ in range(config.connections)
+        ]
+    else:
+        start = time.perf_counter_ns() + 50_000_000
+        interval = int(config.connections * 1e9 / config.rate) if config.rate else 0
+
+        def factory(index: int) -> asyncio.Protocol:
+            if config.mode == "echo":
+                return EchoConnection(state, request, config.pipeline)
+            first = start + index * interval // config.connections
+            return HttpConnection(state, request, config.pipeline, interval, first)
+
+        protos, connect_failures = await open_connections(
+            config.connections, factory, config.host, config.port, config.connect_timeout
+        )
+        if connect_failures:
+            log.warning("%d of %d connections failed", connect_failures, config.connections)
+    await asyncio.sleep(config.warmup)
+    gc.collect()
+    gc.freeze()  # no collector pauses in the loader while measuring (they would show as latency)
+    gc.disable()
+    state.phase = MEASURE
+    if on_event:
+        on_event("measure")
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    await asyncio.sleep(config.duration)
+    state.phase = DONE
+    wall1, cpu1 = time.perf_counter(), time.process_time()
+    gc.enable()
+    gc.unfreeze()
+    if on_event:
+        on_event("done")
+    for proto in protos:
+        if proto.transport is not None:
+            proto.transport.abort()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    elapsed = wall1 - wall0
+    cpu = (cpu1 - cpu0) / elapsed
+    if connect_failures:
+        state.errors["connect"] += connect_failures
+    errors = sum(state.errors.values())
+    return LoadResult(
+        requests=state.requests,
+        duration_s=elapsed,
+        rps=state.requests / elapsed,
+        mib_s=state.bytes_in / elapsed / MIB,
+        bytes_in=state.bytes_in,
+        bytes_out=state.bytes_out,
+        errors=errors,
+        error_kinds=dict(state.errors),
+        latency_ms=state.recorder.summary(),
+        loader_cpu_pct=100 * cpu,
+        loader_bound=cpu >= LOADER_BOUND_CPU and not config.rate,
+        connections=config.connections,
+        connected=len(protos) if config.mode != "churn" else config.connections,
+        histogram=state.recorder.encoded() if keep_histogram else "",
+        config=asdict(config),
+    )
+
+
+def run_load(config: LoadConfig, on_event: Callable[[str], None] | None = None,
+             keep_histogram: bool = False) -> LoadResult:  # fmt: skip
+    """Run one load on a fresh (uvloop) event loop in this thread."""
+    raise_fd_limit()
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        return runner.run(measure(config, on_event, keep_histogram))

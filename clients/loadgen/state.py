@@ -1,0 +1,42 @@
+"""What every connection of one run shares: the phase, the counters and the latencies."""
+
+from __future__ import annotations
+
+from collections import Counter
+from time import perf_counter_ns
+
+from clients.loadgen.histogram import LatencyRecorder
+
+WARMUP, MEASURE, DONE = range(3)
+
+
+class RunState:
+    """Counts only what completes while measuring; connections read ``phase`` to know when to stop."""
+
+    __slots__ = ("phase", "recorder", "requests", "bytes_in", "bytes_out", "errors", "statuses")
+
+    def __init__(self) -> None:
+        self.phase = WARMUP
+        self.recorder = LatencyRecorder()
+        self.requests = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.errors: Counter[str] = Counter()
+        self.statuses: Counter[int] = Counter()
+
+    def completed(self, started_ns: int, now_ns: int, ok: bool = True) -> None:
+        """One request answered (``ok`` False for a non-2xx status, still timed)."""
+        if self.phase == MEASURE:
+            self.requests += 1
+            self.recorder.record(now_ns - started_ns)
+            if not ok:
+                self.errors["status"] += 1
+
+    def error(self, kind: str, count: int = 1) -> None:
+        """A failure that produced no answer (``connect``, ``closed``, ``timeout``...)."""
+        if self.phase == MEASURE:
+            self.errors[kind] += count
+
+    @staticmethod
+    def now() -> int:
+        return perf_counter_ns()
