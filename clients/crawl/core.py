@@ -40,6 +40,9 @@ class Crawl:
             return self._admit_all(outcome.links, job.depth + 1, self.config.max_redirects)
         if outcome.kind == REDIRECT:
             assert outcome.location is not None
+            if not self.scope.allows(outcome.location):
+                stats.offsite += 1  # not followed
+                return []
             if job.redirects_left <= 0:
                 stats.errors["too_many_redirects"] += 1
                 return []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from email.message import Message
 
 from clients.crawl.links import extract_links
 from clients.crawl.urls import normalise
@@ -86,14 +85,18 @@ def failure(url: str, exc: FetchError) -> Outcome:
 
 
 def _content_type(value: str) -> tuple[str, str]:
-    msg = Message()
-    msg["content-type"] = value or "application/octet-stream"
-    charset = msg.get_content_charset() or "utf-8"
+    """The media type and the charset (default utf-8) of a Content-Type value."""
+    media_type, *params = value.split(";")
+    charset = "utf-8"
+    for param in params:
+        name, _, param_value = param.partition("=")
+        if name.strip().lower() == "charset" and param_value.strip().strip('"'):
+            charset = param_value.strip().strip('"').lower()
     try:
         "".encode(charset)
     except LookupError:
         charset = "utf-8"
-    return msg.get_content_type(), charset
+    return media_type.strip().lower() or "application/octet-stream", charset
 
 
 def _seconds(value: str | None) -> float | None:

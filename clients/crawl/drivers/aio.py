@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 
 import aiohttp
 
@@ -23,6 +24,8 @@ from clients.crawl.outcome import (
 )
 from clients.crawl.policy import retry_delay
 from clients.crawl.stats import CrawlResult, own_peak_rss
+
+_STALE = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 def crawl(config: CrawlConfig) -> CrawlResult:
@@ -44,9 +47,15 @@ async def _crawl(core: Crawl, config: CrawlConfig) -> None:
     connector = aiohttp.TCPConnector(limit=config.concurrency, limit_per_host=config.concurrency)
     timeout = aiohttp.ClientTimeout(total=config.timeout)
     headers = {"User-Agent": config.user_agent, "Accept": "text/html,*/*;q=0.5"}
+    tracing = aiohttp.TraceConfig()
+    tracing.on_connection_reuseconn.append(_mark_reused)
     async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=headers
+        connector=connector, timeout=timeout, headers=headers, trace_configs=[tracing]
     ) as session:
+        # aiohttp re-sends an idempotent request once whenever a connection drops, even a
+        # fresh one; we re-send only on a stale reused one (see get), as every crawler does
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
 
         async def work() -> None:
             while True:
@@ -81,10 +90,32 @@ async def fetch(session: aiohttp.ClientSession, config: CrawlConfig, job: Job) -
         await asyncio.sleep(delay)
 
 
+class _Attempt:
+    reused = False  # set by the trace hook when the pool hands over a used connection
+
+
+async def _mark_reused(session: object, context: SimpleNamespace, params: object) -> None:
+    context.trace_request_ctx.reused = True
+
+
 async def get(session: aiohttp.ClientSession, config: CrawlConfig, url: str) -> Response:
-    """One GET, redirects not followed (the core decides about them)."""
+    """One GET; a pooled connection the server had closed is replaced, not counted as a retry."""
+    for _ in range(config.concurrency):
+        attempt = _Attempt()
+        try:
+            return await _get(session, config, url, attempt)
+        except FetchError as exc:
+            if not (attempt.reused and isinstance(exc.__context__, _STALE)):
+                raise
+    return await _get(session, config, url, _Attempt())
+
+
+async def _get(
+    session: aiohttp.ClientSession, config: CrawlConfig, url: str, attempt: _Attempt
+) -> Response:
+    """One GET on whatever connection the pool gives, redirects not followed (the core decides)."""
     try:
-        async with session.get(url, allow_redirects=False) as resp:
+        async with session.get(url, allow_redirects=False, trace_request_ctx=attempt) as resp:
             if (resp.content_length or 0) > config.max_body:
                 raise FetchError(TOO_LARGE, f"body of {resp.content_length} bytes")
             body = bytearray()
