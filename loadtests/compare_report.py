@@ -67,7 +67,7 @@ def write_report(
         "loader_cpu.png": report.bar_chart(
             out_dir / "loader_cpu.png", "Busiest Locust process CPU, mean", models,
             [r.get("loader_cpu_busiest_mean_pct") for r in results], "% of one core",
-            hline=(float(results[0].get("loader_cpu_threshold_pct") or 90.0), "loader-bound above"),
+            hline=(float(results[0].get("loader_cpu_threshold_pct") or 80.0), "loader-bound above"),
         ),
     }  # fmt: skip
     bound = [m for m, r in zip(models, results, strict=True) if r.get("loader_bound")]

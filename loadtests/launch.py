@@ -139,20 +139,27 @@ def run_locust(cmd: Sequence[str], *, timeout: float | None = None, quiet: bool 
         stop_process_tree(proc)
 
 
+def _wait(proc: subprocess.Popen[bytes], seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``proc`` to exit (a second Ctrl-C ends the wait); True if it did."""
+    deadline = time.monotonic() + seconds
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            proc.wait(0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:
+            break
+    return proc.poll() is not None
+
+
 def stop_process_tree(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
     """SIGINT ``proc`` if alive, wait up to ``grace``, then SIGKILL it and its descendants."""
     procs = _tree(proc.pid)
-    if proc.poll() is None:
+    # after Ctrl-C in a terminal Locust got the SIGINT too: give it a moment before a second one
+    if not _wait(proc, 3.0):
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + grace
-        while proc.poll() is None and time.monotonic() < deadline:
-            try:
-                proc.wait(0.2)
-            except subprocess.TimeoutExpired:
-                continue
-            except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
-                break
+        _wait(proc, grace)
     for p in procs:
         with contextlib.suppress(psutil.Error):
             if p.is_running():

@@ -18,7 +18,7 @@ CPU_N = 2_000
 THINK_MS = 0
 ECHO_TIMEOUT_S = 10.0
 STATS_INTERVAL_S = 1.0
-LOADER_BOUND_PCT = 90.0
+LOADER_BOUND_PCT = 80.0
 
 
 @events.init_command_line_parser.add_listener

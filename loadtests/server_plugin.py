@@ -185,7 +185,13 @@ class ServerStatsPlugin:
             f"RSS peak {fmt(s['server_rss_peak_mb'], ' MB')}, connections peak {fmt(s['server_connections_peak'])}, "
             f"processes peak {fmt(s['server_processes_peak'])}, threads peak {fmt(s['server_threads_peak'])}; "
             f"loader: busiest Locust process mean {fmt(s['loader_cpu_busiest_mean_pct'], '%')} "
-            f"peak {fmt(s['loader_cpu_busiest_peak_pct'], '%')}, {verdict}"
+            f"peak {fmt(s['loader_cpu_busiest_peak_pct'], '%')}, {verdict}; "
+            f"machine CPU mean {fmt(s['machine_cpu_mean_pct'], '%')}"
+            + (
+                " (SATURATED: server and Locust compete for the cores)"
+                if s["machine_saturated"]
+                else ""
+            )
         )
 
     def write_summary(self, path: str) -> None:
