@@ -9,7 +9,7 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare
+.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench
 
 venv: $(STAMP)
 
@@ -44,6 +44,13 @@ loadtest: venv
 ## compare: the same headless scenario against each model (MODELS="fork thread ..."), one report
 compare: venv
 	$(BIN)/iomodels compare $(if $(MODELS),--models $(MODELS)) --duration $(DURATION) $(LOCUST_COMMON)
+
+## bench: every model x workload into results/<UTC timestamp>/ (MODELS= WORKLOADS= DURATION=10 QUICK=1)
+## (one load at a time on this machine: the run holds /tmp/iomodels-bench.lock)
+BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--duration $(patsubst %s,%,$(DURATION)))
+bench: venv
+	flock /tmp/iomodels-bench.lock $(BIN)/iomodels bench $(if $(MODELS),--models "$(MODELS)") \
+		$(if $(WORKLOADS),--workloads "$(WORKLOADS)") $(BENCH_DURATION) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 ## test: lint, then the fast test suite (what CI runs)
 test: venv

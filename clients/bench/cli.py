@@ -39,7 +39,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
     from clients.bench.targets import MODELS, TARGETS
     from clients.bench.workloads import IDLE_STEPS, IDLE_STEPS_QUICK, select
 
-    models = [m.strip() for m in args.models.split(",") if m.strip()] or list(MODELS)
+    models = [m for m in args.models.replace(",", " ").split()] or list(MODELS)
     unknown = [m for m in models if m not in TARGETS]
     if unknown:
         raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")

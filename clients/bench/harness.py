@@ -304,16 +304,20 @@ def run_all(opts: Options, on_start: Callable[[Job, int], None] | None = None,
     """Run every job in turn (one at a time: never two loads at once)."""
     jobs = build_jobs(opts)
     loader_cpus = plan(opts.server_cpus or None, opts.loader_cpus or None).loader_cpus
+    before = os.sched_getaffinity(0)
     try:
         os.sched_setaffinity(0, loader_cpus)  # the harness samples from the loader side
     except OSError:
         pass
     rows = []
-    for index, job in enumerate(jobs):
-        if on_start:
-            on_start(job, index)
-        row = run_job(job, opts)
-        rows.append(row)
-        if on_done:
-            on_done(job, row)
+    try:
+        for index, job in enumerate(jobs):
+            if on_start:
+                on_start(job, index)
+            row = run_job(job, opts)
+            rows.append(row)
+            if on_done:
+                on_done(job, row)
+    finally:
+        os.sched_setaffinity(0, before)
     return rows

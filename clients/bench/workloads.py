@@ -80,7 +80,7 @@ def select(names: str | None) -> list[Workload]:
     """Workloads by comma-separated names (all when empty); unknown names raise ``ValueError``."""
     if not names:
         return list(WORKLOADS.values())
-    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    chosen = names.replace(",", " ").split()
     unknown = [n for n in chosen if n not in WORKLOADS]
     if unknown:
         raise ValueError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")

@@ -49,6 +49,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport: Any = None
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.timer: asyncio.TimerHandle | None = None
+        self.on_lost: Any = None  # called when the server closes mid-run (the runner reconnects)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -122,5 +123,7 @@ class HttpConnection(asyncio.Protocol):
             self.state.error("closed")
             if self.sent:
                 self.state.error("unanswered", len(self.sent))
+            if self.on_lost is not None:
+                self.on_lost()
         if not self.lost.done():
             self.lost.set_result(None)

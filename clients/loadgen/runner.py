@@ -109,11 +109,24 @@ async def measure(
         start = time.perf_counter_ns() + 50_000_000
         interval = int(config.connections * 1e9 / config.rate) if config.rate else 0
 
+        loop = asyncio.get_running_loop()
+
+        async def reconnect() -> None:
+            await asyncio.sleep(0.001)
+            more, failed = await open_connections(1, factory, config.host, config.port, config.connect_timeout)
+            protos.extend(more)
+            if failed:
+                state.error("connect", failed)
+                loop.call_later(0.01, lambda: tasks.append(asyncio.ensure_future(reconnect())))
+
         def factory(index: int) -> asyncio.Protocol:
             if config.mode == "echo":
                 return EchoConnection(state, request, config.pipeline)
-            first = start + index * interval // config.connections
-            return HttpConnection(state, request, config.pipeline, interval, first)
+            first = max(start + index * interval // config.connections, time.perf_counter_ns())
+            conn = HttpConnection(state, request, config.pipeline, interval, first)
+            if state.phase != DONE:
+                conn.on_lost = lambda: tasks.append(asyncio.ensure_future(reconnect()))
+            return conn
 
         protos, connect_failures = await open_connections(
             config.connections, factory, config.host, config.port, config.connect_timeout
