@@ -9,7 +9,7 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench
+.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench
 
 venv: $(STAMP)
 
@@ -51,6 +51,23 @@ BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--du
 bench: venv
 	flock /tmp/iomodels-bench.lock $(BIN)/iomodels bench $(if $(MODELS),--models "$(MODELS)") \
 		$(if $(WORKLOADS),--workloads "$(WORKLOADS)") $(BENCH_DURATION) $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+## Crawlers (clients/crawl/): CRAWLER against a fresh SERVER-model server's /site/
+CRAWLER         ?= asyncio
+SERVER          ?= gevent
+CONCURRENCY     ?= 100
+SITE_PAGES      ?= 1000
+SITE_LATENCY_MS ?= 10
+
+## crawl: one crawl, printed as a table (CRAWLER SERVER CONCURRENCY SITE_PAGES SITE_LATENCY_MS ARGS=--json)
+crawl: venv
+	$(BIN)/iomodels crawl --crawler $(CRAWLER) --serve $(SERVER) --concurrency $(CONCURRENCY) \
+		--site-pages $(SITE_PAGES) --site-latency-ms $(SITE_LATENCY_MS) $(ARGS)
+
+## crawl-bench: every crawler (and Scrapy) at 1, 10, 100, 500 into results/crawl-<timestamp>/ (CRAWL_BENCH_ARGS=)
+crawl-bench: venv
+	$(BIN)/python -m pip install --quiet -e '.[scrapy]'
+	flock /tmp/iomodels-bench.lock $(BIN)/python -m clients.crawl.bench $(CRAWL_BENCH_ARGS)
 
 ## test: lint, then the fast test suite (what CI runs)
 test: venv

@@ -1,0 +1,119 @@
+"""``make crawl-bench``: every crawler at several concurrencies against the same site.
+
+Each run gets a fresh server (so its ``connections_max`` is that run's) pinned to
+the last CPU, and a fresh crawler process pinned to the first: one core each.
+Every run is checked: same digest as the site's reachable pages, never more
+connections than asked. Writes ``results/crawl-<timestamp>/`` (JSON, report, chart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from clients.crawl import crawler_names
+from clients.crawl.stats import url_digest
+from servers.launcher import ServerProcess
+from servers.protocol.site import Site
+
+RUN_TIMEOUT_S = 600
+
+
+def _cpus() -> tuple[list[int] | None, list[int] | None]:
+    cpus = sorted(os.sched_getaffinity(0))
+    return ([cpus[0]], [cpus[-1]]) if len(cpus) >= 2 else (None, None)
+
+
+def _have_scrapy() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import scrapy"], capture_output=True)
+    return probe.returncode == 0
+
+
+def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One crawl against a fresh server; the crawler's JSON plus the checks."""
+    client_cpus, server_cpus = _cpus()
+    site = ["--site-pages", str(args.pages), "--site-latency-ms", str(args.latency_ms)]
+    with ServerProcess(args.server, "http", site, cpus=server_cpus) as server:
+        url = f"{server.url}/site/"
+        if crawler == "scrapy":
+            command = [sys.executable, "-m", "clients.crawl.scrapy_ref", url, str(concurrency)]
+        else:
+            command = [sys.executable, "-m", "iomodels", "crawl", "--crawler", crawler,
+                       "--url", url, "--concurrency", str(concurrency), "--json"]  # fmt: skip
+        started = time.perf_counter()
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            preexec_fn=(lambda: os.sched_setaffinity(0, client_cpus)) if client_cpus else None,
+        )
+        wall = time.perf_counter() - started
+        if proc.returncode != 0:
+            return {"crawler": crawler, "concurrency": concurrency, "failed": proc.stderr[-2000:]}
+        result = json.loads(proc.stdout)
+        with urllib.request.urlopen(f"{server.url}/stats", timeout=10) as resp:
+            stats = json.load(resp)
+    result["wall_s"] = round(wall, 3)
+    result["connections_max"] = stats["connections_max"]
+    result["digest_ok"] = result["digest"] == url_digest(Site(args.pages).reachable_pages())
+    result["within_concurrency"] = stats["connections_max"] <= concurrency
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="crawl-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--server", default="asyncio", help="server model (default asyncio)")
+    parser.add_argument("--pages", type=int, default=2000, help="site pages (default 2000)")
+    parser.add_argument("--latency-ms", type=int, default=10, help="site latency (default 10)")
+    parser.add_argument("--concurrency", default="1,10,100,500", help="comma-separated levels")
+    parser.add_argument("--crawlers", default=",".join(crawler_names()), help="comma-separated")
+    parser.add_argument("--no-scrapy", action="store_true", help="leave Scrapy out")
+    parser.add_argument("--out", default="results", help="parent folder of the report")
+    args = parser.parse_args(argv)
+
+    levels = [int(c) for c in args.concurrency.split(",")]
+    crawlers = args.crawlers.split(",")
+    if not args.no_scrapy:
+        if _have_scrapy():
+            crawlers.append("scrapy")
+        else:
+            print(
+                "crawl-bench: scrapy is not installed (pip install -e '.[scrapy]'): left out",
+                file=sys.stderr,
+            )
+    out = Path(args.out) / time.strftime("crawl-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for crawler in crawlers:
+        for concurrency in levels:
+            if crawler == "sequential" and concurrency != 1:
+                continue
+            run = run_one(crawler, concurrency, args)
+            runs.append(run)
+            shown = run.get("pages_per_s", "FAILED")
+            print(
+                f"{crawler:>11} x{concurrency:<4} {shown:>9} pages/s  digest_ok={run.get('digest_ok')}",
+                flush=True,
+            )
+    setup = {"server": args.server, "pages": args.pages, "latency_ms": args.latency_ms,
+             "levels": levels, "cpus": os.cpu_count(), "python": sys.version.split()[0]}  # fmt: skip
+    (out / "results.json").write_text(json.dumps({"setup": setup, "runs": runs}, indent=1))
+
+    from clients.crawl.report import write_report
+
+    report = write_report(out, setup, runs)
+    print(report)
+    print(f"\nreport: {out / 'report.md'}")
+    return 0 if all(r.get("digest_ok") and r.get("within_concurrency") for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
