@@ -19,23 +19,43 @@ OPEN, TOTAL, REQUESTS, PEAK = range(4)
 _FIELDS = 4
 
 
-def process_tree_usage(root_pid: int) -> dict[str, int]:
-    """RSS, processes and threads of ``root_pid`` and all its descendants."""
+def process_tree_usage(root_pid: int) -> dict[str, float]:
+    """Memory, CPU time and tasks of ``root_pid`` and all its descendants.
+
+    ``rss_bytes`` adds up each process's resident set, so pages that forked
+    children share with their parent are counted once per child; ``pss_bytes``
+    (proportional set size) splits shared pages between their users, so its sum
+    is the tree's real footprint. ``cpu_s`` includes children already reaped.
+    """
     try:
         root = psutil.Process(root_pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        procs = [psutil.Process()]
-    rss = threads = count = 0
+        root = psutil.Process()
+        procs = [root]
+    rss = pss = threads = count = 0
+    cpu = 0.0
     for proc in procs:
         try:
             with proc.oneshot():
-                rss += proc.memory_info().rss
+                mem = proc.memory_full_info()
+                times = proc.cpu_times()
                 threads += proc.num_threads()
+            rss += mem.rss
+            pss += getattr(mem, "pss", mem.rss)
+            cpu += times.user + times.system
+            if proc is root:
+                cpu += times.children_user + times.children_system
             count += 1
         except psutil.Error:
             continue
-    return {"rss_bytes": rss, "processes": count, "threads": threads}
+    return {
+        "rss_bytes": rss,
+        "pss_bytes": pss,
+        "cpu_s": round(cpu, 3),
+        "processes": count,
+        "threads": threads,
+    }
 
 
 class _Snapshot:
