@@ -50,13 +50,19 @@ def crawl(config: CrawlConfig) -> CrawlResult:
         jobs.join()
     except KeyboardInterrupt:
         interrupted = True
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent may forward a second one
     elapsed = time.perf_counter() - started
     gevent.killall(workers)
     return core.result(elapsed, own_peak_rss(), interrupted)
 
 
+def _interrupt_once(signum: int, frame: object) -> None:
+    """The first SIGINT stops the crawl; more (the parent may forward one) are ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, _interrupt_once)
     config = CrawlConfig.from_json(json.loads(argv[1]))
     result = crawl(config)
     print(json.dumps(result.to_json(with_urls=True)))

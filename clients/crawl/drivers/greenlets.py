@@ -33,8 +33,11 @@ def crawl(config: CrawlConfig) -> CrawlResult:
     try:
         out, _ = child.communicate()
     except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)  # in case it came to us alone (kill -INT <pid>)
-        out, _ = child.communicate()
+        try:  # Ctrl-C reached the child too: it stops and reports
+            out, _ = child.communicate(timeout=1.0)
+        except subprocess.TimeoutExpired:  # the signal came to us alone (kill -INT <pid>)
+            child.send_signal(signal.SIGINT)
+            out, _ = child.communicate()
     if child.returncode != 0 or not out.strip():
         raise ChildFailed(f"gevent crawler exited with {child.returncode}")
     return CrawlResult.from_json(json.loads(out))

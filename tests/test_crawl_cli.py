@@ -1,0 +1,113 @@
+"""``iomodels crawl`` as a user runs it: argument errors, --serve, and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from clients.crawl import crawler_names
+from servers.launcher import ServerProcess
+
+CRAWL = [sys.executable, "-m", "iomodels", "crawl"]
+
+
+def test_url_or_serve_but_not_both() -> None:
+    both = subprocess.run(
+        [*CRAWL, "--url", "http://127.0.0.1:1/", "--serve", "asyncio"],
+        capture_output=True,
+        text=True,
+    )
+    assert both.returncode == 2 and "exactly one of --url and --serve" in both.stderr
+    unknown = subprocess.run(
+        [*CRAWL, "--crawler", "telepathy", "--url", "http://x/"], capture_output=True, text=True
+    )
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
+
+
+def test_serve_checks_the_crawl_against_the_site() -> None:
+    args = [
+        "--crawler",
+        "generators",
+        "--serve",
+        "thread",
+        "--site-pages",
+        "80",
+        "--site-latency-ms",
+        "1",
+        "--json",
+    ]
+    proc = subprocess.run([*CRAWL, *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (
+        report["matches_site"] is True
+        and report["pages"] == 80
+        and report["crawler"] == "generators"
+    )
+
+
+def test_unreachable_root_is_an_error_not_a_crash() -> None:
+    args = [
+        "--crawler",
+        "threads",
+        "--url",
+        "http://127.0.0.1:9/",
+        "--retries",
+        "1",
+        "--backoff",
+        "0.01",
+        "--json",
+    ]
+    proc = subprocess.run([*CRAWL, *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["pages"], report["requests"], report["errors"]) == (0, 2, {"connection": 1})
+
+
+def _requests_so_far(server: ServerProcess) -> int:
+    with urllib.request.urlopen(f"{server.url}/stats", timeout=10) as resp:
+        return int(json.load(resp)["requests_total"])
+
+
+@pytest.mark.parametrize("crawler", crawler_names())
+def test_ctrl_c_stops_with_a_partial_report(
+    crawler: str, start_server: Callable[..., ServerProcess]
+) -> None:
+    server = start_server("asyncio", args=["--site-pages", "3000", "--site-latency-ms", "20"])
+    command = [
+        *CRAWL,
+        "--crawler",
+        crawler,
+        "--url",
+        f"{server.url}/site/",
+        "--concurrency",
+        "3",
+        "--json",
+    ]
+    # a session of its own, so the SIGINT below reaches the crawler's whole process group, as Ctrl-C does
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _requests_so_far(server) < 20 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    report = json.loads(out)
+    assert report["interrupted"] is True
+    assert 0 < report["pages"] < 3000
+    assert "matches_site" not in report
