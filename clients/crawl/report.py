@@ -81,17 +81,17 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
             + "; ".join(limits)
             + "."
         )
-    top = levels[-1]
+    highest = levels[-1]
     rss = {
         r["crawler"]: r["peak_rss_bytes"]
         for r in runs
-        if r["concurrency"] == top and r.get("peak_rss_bytes")
+        if r["concurrency"] == highest and r.get("peak_rss_bytes")
     }
     if rss:
         ranked = ", ".join(
             f"{c} {v / 2**20:,.0f} MiB" for c, v in sorted(rss.items(), key=lambda kv: kv[1])
         )
-        lines.append(f"- **Coroutines are cheapest.** Peak memory at c={top}: {ranked}.")
+        lines.append(f"- **Coroutines are cheapest.** Peak memory at c={highest}: {ranked}.")
     mid = [lv for lv in levels if lv > 1]
     aio = {lv: _cell(runs, "asyncio", lv) for lv in mid}
     scrapy = {lv: _cell(runs, "scrapy", lv) for lv in mid}
