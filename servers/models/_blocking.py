@@ -7,6 +7,7 @@ a thread, a greenlet) and in which ``sleep`` and socket they pass in.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -40,16 +41,14 @@ class BlockingPump:
         sock, conn = self.sock, self.conn
         try:
             while True:
-                self._arm_timeout()
-                try:
-                    data = sock.recv(RECV_SIZE)
-                except TimeoutError:
-                    deadline = conn.deadline()
-                    if deadline is None or deadline > time.monotonic():
-                        continue
-                    actions = conn.timed_out()
-                else:
+                if self._arm_timeout():
+                    try:
+                        data = sock.recv(RECV_SIZE)
+                    except TimeoutError:
+                        continue  # the loop checks the deadline again
                     actions = conn.receive_data(data)
+                else:  # checked before every recv, so a trickle cannot outlive it
+                    actions = conn.timed_out()
                 if self.perform(actions):
                     return
                 if conn.draining and conn.idle:
@@ -76,13 +75,19 @@ class BlockingPump:
                 crash_now()
         return False
 
-    def _arm_timeout(self) -> None:
-        """Set the socket timeout to the connection's deadline (only when it moved much)."""
+    def _arm_timeout(self) -> bool:
+        """Set the socket timeout to the connection's deadline (only when it moved much).
+
+        Returns False once the deadline has passed.
+        """
         deadline = self.conn.deadline()
-        remaining = 3600.0 if deadline is None else max(deadline - time.monotonic(), 0.01)
+        remaining = 3600.0 if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            return False
         if abs(remaining - self._timeout) > 0.25:
             self.sock.settimeout(remaining)
             self._timeout = remaining
+        return True
 
     def stop(self) -> None:
         """Ask the connection to close once idle; wakes a ``recv`` that waits between requests.
@@ -95,6 +100,51 @@ class BlockingPump:
                 self.sock.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
+
+
+#: accept() errors that mean "out of resources for now": wait, never spin or die.
+_SCARCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+class Acceptor:
+    """``accept()`` that backs off when the process runs out of file descriptors.
+
+    On EMFILE (and its cousins) it logs once, sleeps 10 ms doubling to at most
+    0.5 s, and tries again, so the server neither dies nor spins and accepts
+    again within half a second of descriptors being freed. A client that gave
+    up before being accepted (ECONNABORTED) is skipped.
+    """
+
+    MIN_DELAY = 0.01
+    MAX_DELAY = 0.5
+
+    def __init__(self, listener: socket.socket, sleep: Callable[[float], object] = time.sleep) -> None:
+        self.listener = listener
+        self.sleep = sleep
+        self.delay = 0.0
+
+    def accept(self) -> socket.socket:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _SCARCE:
+                    raise
+                self.back_off(exc)
+                continue
+            if self.delay:
+                log.warning("accepting again")
+                self.delay = 0.0
+            return sock
+
+    def back_off(self, exc: OSError) -> None:
+        """Wait before the next try (a longer wait each time in a row)."""
+        if not self.delay:
+            log.warning("cannot accept (%s): backing off", exc.strerror or exc)
+        self.delay = min(max(self.delay * 2, self.MIN_DELAY), self.MAX_DELAY)
+        self.sleep(self.delay)
 
 
 class Stop(Exception):

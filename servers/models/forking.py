@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from servers.models._blocking import BlockingPump, Stop, StopSignals
+from servers.models._blocking import Acceptor, BlockingPump, Stop, StopSignals
 from servers.models._effects import reject
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
@@ -59,10 +59,11 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
     signals = StopSignals()
     signals.install()
     signal.signal(signal.SIGCHLD, reap)
+    acceptor = Acceptor(listener)
     on_ready()
     try:
         while True:
-            sock, _ = listener.accept()
+            sock = acceptor.accept()
             if not free_slots:
                 reject(sock, config.protocol)
                 continue
@@ -71,7 +72,13 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
             signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
             try:
                 slot = free_slots.pop()
-                pid = os.fork()
+                try:
+                    pid = os.fork()
+                except OSError as exc:  # EAGAIN/ENOMEM: out of processes or memory
+                    free_slots.append(slot)
+                    reject(sock, config.protocol)
+                    acceptor.back_off(exc)
+                    continue
                 if pid == 0:
                     stats.move_to_slot(slot)  # this copy of stats is the child's own
                     _child(sock, listener, BlockingPump(sock, factory()))

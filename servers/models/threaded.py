@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from servers.models._blocking import BlockingPump, Stop, StopSignals
+from servers.models._blocking import Acceptor, BlockingPump, Stop, StopSignals
 from servers.models._effects import reject
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
@@ -43,15 +43,21 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
 
     signals = StopSignals()
     signals.install()
+    acceptor = Acceptor(listener)
     on_ready()
     try:
         while True:
-            sock, _ = listener.accept()
+            sock = acceptor.accept()
             if stats.open >= cap:
                 reject(sock, config.protocol)
                 continue
             stats.opened()
-            threading.Thread(target=handle, args=(sock,), daemon=True).start()
+            try:
+                threading.Thread(target=handle, args=(sock,), daemon=True).start()
+            except RuntimeError as exc:  # "can't start new thread": out of memory or tasks
+                stats.closed()
+                reject(sock, config.protocol)
+                acceptor.back_off(OSError(str(exc)))
     except Stop:
         pass
     finally:
