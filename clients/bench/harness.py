@@ -235,7 +235,7 @@ def _run_wrk(job: Job, server: TargetProcess, opts: Options) -> dict[str, Any]:
 def _run_idle(job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options) -> dict[str, Any]:
     probe_s = min(opts.duration, 2.0)
     steps_arg = ",".join(map(str, opts.idle_steps))
-    args = _loader_args(job, url(job, server, opts), opts, probe_s, 0.2) + ["--idle-steps", steps_arg]
+    args = _loader_args(job, url(job, server, opts), opts, probe_s, 0.5) + ["--idle-steps", steps_arg]
     loader = LoaderProcess(args, job.placement.loader_cpus, timeout=60 + 30 * len(opts.idle_steps))
     steps: list[dict[str, Any]] = []
     measured: dict[str, Any] = {}

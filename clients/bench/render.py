@@ -110,7 +110,7 @@ def _worker_cpus(runs: Sequence[dict[str, Any]]) -> str:
         if r["model"] == "multiprocess" and r.get("server_cpus_by_pid"):
             cpus = sorted({tuple(v) for v in r["server_cpus_by_pid"].values()})
             procs = len(r["server_cpus_by_pid"])
-            lines.append(f"`{r['workload']}`: {procs} processes (supervisor + workers) on CPUs "
+            lines.append(f"`{r['workload']}`: {procs} processes (supervisor, workers, multiprocessing helper) on CPUs "
                          f"{'; '.join(','.join(map(str, c)) for c in cpus)}")  # fmt: skip
     return "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
 
@@ -125,7 +125,9 @@ def render(machine: dict[str, Any], runs: Sequence[dict[str, Any]], verdicts: Se
         "\nThroughput marked `>=` was limited by the load client (its core was saturated): a floor, not "
         "the server's ceiling; CPU us/req (server process tree, reaped children included) stays exact. "
         "References are *in italics* and marked (ref). A ⚠ marks a run with errors. "
-        "`of ref-bare` and `vs ref-aiohttp` use wrk's throughput where wrk ran and was faster.\n"
+        "`of ref-bare` and `vs ref-aiohttp` use wrk's throughput where wrk ran and was faster. "
+        "RSS is summed over the process tree, so it overstates what forked children really add "
+        "(they share most pages); the idle table uses PSS, which splits shared pages.\n"
     )
     wm = _worker_cpus(runs)
     if wm:
