@@ -22,12 +22,15 @@ from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
 from servers.protocol.responses import overload_response
 
 SWEEP_INTERVAL = 1.0
+#: Actions queued behind a Wait (pipelined requests) beyond which reading pauses.
+MAX_QUEUED = 64
+_PAUSED_FOR_WRITES, _PAUSED_FOR_QUEUE = 1, 2
 
 
 class ProtocolPump(asyncio.Protocol):
     """One connection: bytes from the transport into the core, actions back out."""
 
-    __slots__ = ("server", "conn", "transport", "pending", "timer")
+    __slots__ = ("server", "conn", "transport", "pending", "timer", "paused")
 
     def __init__(self, server: AsyncServer) -> None:
         self.server = server
@@ -35,6 +38,7 @@ class ProtocolPump(asyncio.Protocol):
         self.transport: Any = None
         self.pending: list[Action] | None = None  # actions held back by a Wait
         self.timer: asyncio.TimerHandle | None = None
+        self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -53,7 +57,10 @@ class ProtocolPump(asyncio.Protocol):
         if conn is None:
             return
         if self.pending is not None:
+            # Still reading during a Wait, so a client that goes away is noticed at once.
             self.pending.extend(conn.receive_data(data))
+            if len(self.pending) > MAX_QUEUED:
+                self._pause(_PAUSED_FOR_QUEUE)
             return
         self.perform(conn.receive_data(data))
 
@@ -72,7 +79,8 @@ class ProtocolPump(asyncio.Protocol):
                 return
             elif type(action) is Wait:
                 self.pending = actions[index + 1 :]
-                transport.pause_reading()
+                if len(self.pending) > MAX_QUEUED:
+                    self._pause(_PAUSED_FOR_QUEUE)
                 self.timer = self.server.loop.call_later(action.seconds, self._resume)
                 return
             elif type(action) is Compute:
@@ -87,16 +95,25 @@ class ProtocolPump(asyncio.Protocol):
         actions, self.pending, self.timer = self.pending or [], None, None
         if self.conn is not None:
             self.conn.touch()
-        if not self.transport.is_closing():
-            self.transport.resume_reading()
+        self._unpause(_PAUSED_FOR_QUEUE)
         self.perform(actions)
 
+    def _pause(self, reason: int) -> None:
+        if not self.paused:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def _unpause(self, reason: int) -> None:
+        if self.paused & reason:
+            self.paused &= ~reason
+            if not self.paused and not self.transport.is_closing():
+                self.transport.resume_reading()
+
     def pause_writing(self) -> None:
-        self.transport.pause_reading()  # the peer is not reading: stop reading it too
+        self._pause(_PAUSED_FOR_WRITES)  # the peer is not reading: stop reading it too
 
     def resume_writing(self) -> None:
-        if self.pending is None:
-            self.transport.resume_reading()
+        self._unpause(_PAUSED_FOR_WRITES)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.timer is not None:
