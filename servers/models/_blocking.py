@@ -11,6 +11,7 @@ import errno
 import logging
 import signal
 import socket
+import struct
 import time
 from collections.abc import Callable
 
@@ -21,30 +22,47 @@ from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
 log = logging.getLogger(__name__)
 
 RECV_SIZE = 65536
+#: A peer that reads nothing of a response for this long is dropped (kernel timeouts only).
+SEND_TIMEOUT = 10.0
 
 
 class BlockingPump:
-    """Moves bytes between one blocking socket and one protocol connection."""
+    """Moves bytes between one blocking socket and one protocol connection.
 
-    __slots__ = ("sock", "conn", "sleep", "_timeout")
+    With ``kernel_timeouts`` (fork, thread) the socket stays in plain blocking
+    mode and deadlines are enforced by ``SO_RCVTIMEO``/``SO_SNDTIMEO``: a
+    ``recv`` is one system call, as in the simplest blocking server. Without it
+    (gevent's cooperative sockets) ``settimeout`` does the same job.
+    """
+
+    __slots__ = ("sock", "conn", "sleep", "_timeout", "_kernel")
 
     def __init__(
-        self, sock: socket.socket, conn: Connection, sleep: Callable[[float], object] = time.sleep
+        self,
+        sock: socket.socket,
+        conn: Connection,
+        sleep: Callable[[float], object] = time.sleep,
+        *,
+        kernel_timeouts: bool = False,
     ) -> None:
         self.sock = sock
         self.conn = conn
         self.sleep = sleep
         self._timeout = -1.0
+        self._kernel = kernel_timeouts
 
     def serve(self) -> None:
         """Serve the connection until it closes; always closes the socket."""
         sock, conn = self.sock, self.conn
         try:
+            if self._kernel:
+                sock.settimeout(None)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(SEND_TIMEOUT))
             while True:
                 if self._arm_timeout():
                     try:
                         data = sock.recv(RECV_SIZE)
-                    except TimeoutError:
+                    except (TimeoutError, BlockingIOError):
                         continue  # the loop checks the deadline again
                     actions = conn.receive_data(data)
                 else:  # checked before every recv, so a trickle cannot outlive it
@@ -85,7 +103,10 @@ class BlockingPump:
         if remaining <= 0:
             return False
         if abs(remaining - self._timeout) > 0.25:
-            self.sock.settimeout(remaining)
+            if self._kernel:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(remaining))
+            else:
+                self.sock.settimeout(remaining)
             self._timeout = remaining
         return True
 
@@ -174,3 +195,9 @@ class StopSignals:
     @property
     def forced(self) -> bool:
         return self.count >= 2
+
+
+def _timeval(seconds: float) -> bytes:
+    """A ``struct timeval`` for SO_RCVTIMEO / SO_SNDTIMEO."""
+    whole = int(seconds)
+    return struct.pack("ll", whole, max(int((seconds - whole) * 1e6), 1 if not whole else 0))
