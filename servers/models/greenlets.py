@@ -21,6 +21,7 @@ import gevent.socket
 
 from servers.models._blocking import BlockingPump
 from servers.models._effects import reject
+from servers.models._fds import fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
 from servers.stats import LocalStats
@@ -29,7 +30,7 @@ DEFAULT_MAX_CONNECTIONS = 20_000
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
-    cap = config.max_connections or DEFAULT_MAX_CONNECTIONS
+    cap = fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
     stats = LocalStats("gevent")
     factory = make_connection_factory(config, stats)
     pumps: set[BlockingPump] = set()

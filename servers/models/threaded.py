@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from servers.models._blocking import Acceptor, BlockingPump, Stop, StopSignals
 from servers.models._effects import reject
+from servers.models._fds import fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
 from servers.stats import LockedStats
@@ -24,7 +25,7 @@ DEFAULT_MAX_THREADS = 2000
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
-    cap = config.max_connections or DEFAULT_MAX_THREADS
+    cap = fd_cap(config.max_connections or DEFAULT_MAX_THREADS)
     stats = LockedStats("thread")
     factory = make_connection_factory(config, stats)
     pumps: set[BlockingPump] = set()

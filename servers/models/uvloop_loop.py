@@ -8,6 +8,7 @@ from collections.abc import Callable
 import uvloop
 
 from servers.models._aio import run_server
+from servers.models._fds import fd_cap
 from servers.protocol.config import ServerConfig
 from servers.stats import LocalStats
 
@@ -21,6 +22,6 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
         config,
         on_ready,
         stats,
-        config.max_connections or DEFAULT_MAX_CONNECTIONS,
+        fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS),
         loop_factory=uvloop.new_event_loop,
     )
