@@ -42,6 +42,7 @@ def worker_main(
 ) -> None:
     """Entry point of one worker process (importable, so it works with ``spawn``)."""
     from servers.models._aio import run_server
+    from servers.models._fds import fd_cap
 
     try:
         import uvloop
@@ -57,7 +58,7 @@ def worker_main(
         config,
         ready.set,
         stats,
-        per_worker or DEFAULT_MAX_CONNECTIONS_PER_WORKER,
+        fd_cap(per_worker or DEFAULT_MAX_CONNECTIONS_PER_WORKER),
         loop_factory,
         balance=stats.least_loaded,
     )
