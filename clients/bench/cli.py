@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     info.update({
         "placement": plan(opts.server_cpus or None, opts.loader_cpus or None).describe()
         + "; the cpu workload gives the server every CPU",
-        "command": "iomodels bench " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]),
+        "command": ("iomodels bench " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])).strip(),
         "duration_s": opts.duration, "warmup_s": opts.warmup, "quick": opts.quick,
         "cpu_n": opts.cpu_n, "cpu_ms": _cpu_ms(opts.cpu_n),
         "models": opts.models, "workloads": [w.name for w in opts.workloads],

@@ -34,7 +34,10 @@ def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              check=False, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
-        return out.stdout.strip() or None
+        commit = out.stdout.strip() or None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "servers", "clients"], capture_output=True,
+                               text=True, check=False, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        return f"{commit} (with uncommitted changes)" if commit and dirty.stdout.strip() else commit
     except OSError:
         return None
 

@@ -149,3 +149,37 @@ def render(machine: dict[str, Any], runs: Sequence[dict[str, Any]], verdicts: Se
     if charts:
         out.append("\n## Charts\n\n" + "".join(f"![{p.stem}]({p.name})\n" for p in charts))
     return "".join(out)
+
+
+def compact(doc: dict[str, Any]) -> str:
+    """A short markdown summary of a results.json (the README's Results section)."""
+    runs, machine = doc["runs"], doc["machine"]
+    out = [f"{machine.get('cpu_model')}, {machine.get('cpu_count')} CPUs, {machine.get('python')}; "
+           f"{machine.get('placement')}; {machine.get('duration_s')} s per run. "
+           f"Regenerate with `{machine.get('command', 'make bench')}`.\n\n"]  # fmt: skip
+    out.append(markdown_table(["claim", "target", "measured", "holds"],
+                              [[v["claim"], v["target"], v["measured"],
+                                {True: "yes", False: "**no**", None: "-"}[v["holds"]]] for v in doc["verdicts"]],
+                              align="llll"))  # fmt: skip
+    for name in WORKLOADS:
+        rows_in = sorted((r for r in runs if r["workload"] == name and not r.get("failed")),
+                         key=lambda r: -(best_rps(r) or 0))  # fmt: skip
+        if not rows_in or name == "idle":
+            continue
+        wrk = any(r.get("wrk") for r in rows_in)
+        headers = ["server", "req/s", *(["wrk req/s"] if wrk else []), "CPU us/req", "p50 ms", "p99 ms", "errors"]
+        rows = [[label(r["model"]), _rps_cell(r), *([fmt_num((r.get("wrk") or {}).get("rps"))] if wrk else []),
+                 fmt_num(r.get("server_cpu_us_per_req"), 1), fmt_ms((r.get("latency_ms") or {}).get("p50")),
+                 fmt_ms((r.get("latency_ms") or {}).get("p99")), fmt_num(r.get("errors"))] for r in rows_in]  # fmt: skip
+        out.append(f"\n**{name}** ({WORKLOADS[name].summary})\n\n" + markdown_table(headers, rows))
+    if any(r["workload"] == "idle" for r in runs):
+        headers, rows = idle_table(runs)
+        out.append(f"\n**idle** ({WORKLOADS['idle'].summary})\n\n" + markdown_table(headers[:7], [r[:7] for r in rows]))
+    return "".join(out)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(compact(json.loads(Path(sys.argv[1]).read_text())))
