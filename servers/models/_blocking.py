@@ -63,8 +63,11 @@ class BlockingPump:
                     try:
                         data = sock.recv(RECV_SIZE)
                     except (TimeoutError, BlockingIOError):
-                        continue  # the loop checks the deadline again
-                    actions = conn.receive_data(data)
+                        if not conn.idle:
+                            continue  # the loop checks the deadline again
+                        actions = conn.timed_out()  # idle for the whole keep-alive timeout
+                    else:
+                        actions = conn.receive_data(data)
                 else:  # checked before every recv, so a trickle cannot outlive it
                     actions = conn.timed_out()
                 if self.perform(actions):
@@ -96,19 +99,30 @@ class BlockingPump:
     def _arm_timeout(self) -> bool:
         """Set the socket timeout to the connection's deadline (only when it moved much).
 
-        Returns False once the deadline has passed.
+        Between requests the timeout is simply the keep-alive timeout (every
+        ``recv`` restarts it), which costs nothing per message. Within a request
+        the deadline is checked before every ``recv``, so a client trickling
+        bytes cannot outlive it. Returns False once the deadline has passed.
         """
-        deadline = self.conn.deadline()
+        conn = self.conn
+        if conn.idle:
+            if self._timeout != conn.idle_timeout:
+                self._set_timeout(conn.idle_timeout)
+            return True
+        deadline = conn.deadline()
         remaining = 3600.0 if deadline is None else deadline - time.monotonic()
         if remaining <= 0:
             return False
         if abs(remaining - self._timeout) > 0.25:
-            if self._kernel:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(remaining))
-            else:
-                self.sock.settimeout(remaining)
-            self._timeout = remaining
+            self._set_timeout(remaining)
         return True
+
+    def _set_timeout(self, seconds: float) -> None:
+        if self._kernel:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        else:
+            self.sock.settimeout(seconds)
+        self._timeout = seconds
 
     def stop(self) -> None:
         """Ask the connection to close once idle; wakes a ``recv`` that waits between requests.

@@ -25,12 +25,16 @@ Clock = Callable[[], float]
 class HttpConnection:
     """One HTTP/1.1 connection: the parser plus the routes."""
 
-    __slots__ = ("_parser", "_app", "_limits", "_clock", "_t_head", "_t_last", "closed", "draining")
+    __slots__ = (
+        "_parser", "_app", "_limits", "_clock", "_t_head", "_t_last", "closed", "draining", "idle_timeout",
+    )  # fmt: skip
 
     def __init__(self, app: App, limits: Limits, clock: Clock = time.monotonic) -> None:
         self._parser = RequestParser(limits)
         self._app = app
         self._limits = limits
+        #: How long the connection may stay idle between requests.
+        self.idle_timeout = limits.keepalive_timeout
         self._clock = clock
         self._t_head = self._t_last = clock()
         self.closed = False
@@ -99,12 +103,13 @@ class HttpConnection:
 class EchoConnection:
     """Raw echo: every byte received is sent back unchanged, in order."""
 
-    __slots__ = ("_limits", "_clock", "_t_last", "closed", "draining")
+    __slots__ = ("_limits", "_clock", "_t_last", "closed", "draining", "idle_timeout")
 
     idle = True
 
     def __init__(self, limits: Limits, clock: Clock = time.monotonic) -> None:
         self._limits = limits
+        self.idle_timeout = limits.keepalive_timeout
         self._clock = clock
         self._t_last = clock()
         self.closed = False
