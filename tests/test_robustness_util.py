@@ -78,11 +78,20 @@ def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def workers(server: ServerProcess) -> list[psutil.Process]:
-    """The live child processes of a server (multiprocess workers, fork children)."""
+    """The live child processes of a server (multiprocess workers, fork children), not
+    counting multiprocessing's resource tracker."""
     try:
-        return alive(psutil.Process(server.pid).children())
+        children = alive(psutil.Process(server.pid).children())
     except psutil.NoSuchProcess:
         return []
+    out = []
+    for child in children:
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                out.append(child)
+        except psutil.Error:
+            pass
+    return out
 
 
 class LimitedServer(ServerProcess):

@@ -261,6 +261,7 @@ class BalancedAcceptor:
         if not self.closed:
             self.closed = True
             self.loop.remove_reader(self.listener.fileno())
+            self.listener.close()  # this worker's copy: once all are closed, connect is refused
 
 
 def run_server(

@@ -15,7 +15,10 @@ def crash_now() -> None:
     In a forked child or a multiprocess worker only that process dies; in a
     threaded or single-process server it is the whole server.
     """
-    signal.signal(signal.SIGSEGV, signal.SIG_DFL)
+    try:
+        signal.signal(signal.SIGSEGV, signal.SIG_DFL)
+    except ValueError:  # not the main thread (the thread model): SIGSEGV is SIG_DFL unless set
+        pass
     os.kill(os.getpid(), signal.SIGSEGV)
 
 

@@ -106,10 +106,16 @@ class Supervisor:
                     "worker %d (pid %d) died (%s); respawning", index, proc.pid, _describe(proc.exitcode)
                 )
                 SharedStats("multiprocess", self.array, index).reset_open()
+                started = time.monotonic()
                 self.start(index)
+                log.warning(
+                    "worker %d respawned as pid %d in %.3f s",
+                    index, self.workers[index].pid, time.monotonic() - started,
+                )  # fmt: skip
 
     def stop(self) -> None:
         """Forward the shutdown; workers drain within the grace period, then are killed."""
+        self.listener.close()  # with the workers' copies closed too, new connections are refused
         for proc in self.workers:
             if proc is not None and proc.is_alive():
                 proc.terminate()  # SIGTERM: the worker drains
