@@ -9,7 +9,7 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench
+.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
 
 venv: $(STAMP)
 
@@ -73,6 +73,11 @@ crawl-bench: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+## soak: 60 s of mixed load per model, then fds back to baseline and RSS growth < 5% (SOAK_ARGS=)
+## (bounded, not in CI; holds /tmp/iomodels-bench.lock like every load run)
+soak: venv
+	flock /tmp/iomodels-bench.lock $(BIN)/python -m clients.soak $(if $(MODELS),--models "$(MODELS)") $(SOAK_ARGS)
 
 ## test-all: every test, slow ones included
 test-all: venv
