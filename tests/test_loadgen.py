@@ -88,7 +88,8 @@ def test_churn_opens_a_connection_per_request(start_server) -> None:
 def test_open_loop_keeps_to_the_rate(start_server) -> None:
     server = start_server("uvloop")
     result = run_load(LoadConfig(port=server.port, connections=2, rate=200, duration=0.5, warmup=0.1))
-    assert 0 < result.requests <= 200 * 0.5 + 2 * 2
+    # never ahead of the schedule: at most what the rate allows since the start (a late loader catches up)
+    assert 0 < result.requests <= 200 * (0.5 + 0.1) + 2 * 2
     assert result.errors == 0
 
 
