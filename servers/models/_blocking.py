@@ -29,13 +29,18 @@ SEND_TIMEOUT = 10.0
 class BlockingPump:
     """Moves bytes between one blocking socket and one protocol connection.
 
-    With ``kernel_timeouts`` (fork, thread) the socket stays in plain blocking
-    mode and deadlines are enforced by ``SO_RCVTIMEO``/``SO_SNDTIMEO``: a
-    ``recv`` is one system call, as in the simplest blocking server. Without it
-    (gevent's cooperative sockets) ``settimeout`` does the same job.
+    How deadlines are enforced, by ``timeouts``:
+
+    * ``"kernel"`` (fork, thread): the socket stays in plain blocking mode and
+      ``SO_RCVTIMEO``/``SO_SNDTIMEO`` bound each call, so a ``recv`` is one
+      system call, as in the simplest blocking server;
+    * ``"sweep"`` (gevent): no timeout on the socket at all; a sweeper calls
+      :meth:`expire` once a second, as the asyncio driver's sweeper does;
+    * ``"socket"``: ``settimeout`` before each ``recv`` (simple, but with a
+      ``poll`` per call on a blocking socket).
     """
 
-    __slots__ = ("sock", "conn", "sleep", "_timeout", "_kernel")
+    __slots__ = ("sock", "conn", "sleep", "_timeout", "_mode", "busy", "expired")
 
     def __init__(
         self,
@@ -43,23 +48,35 @@ class BlockingPump:
         conn: Connection,
         sleep: Callable[[float], object] = time.sleep,
         *,
-        kernel_timeouts: bool = False,
+        timeouts: str = "socket",
     ) -> None:
+        if timeouts not in ("kernel", "sweep", "socket"):
+            raise ValueError(f"unknown timeouts mode {timeouts!r}")
         self.sock = sock
         self.conn = conn
         self.sleep = sleep
         self._timeout = -1.0
-        self._kernel = kernel_timeouts
+        self._mode = timeouts
+        self.busy = False  # performing a Wait: deadlines do not apply
+        self.expired = False  # set by the sweeper when the deadline passed
 
     def serve(self) -> None:
         """Serve the connection until it closes; always closes the socket."""
         sock, conn = self.sock, self.conn
         try:
-            if self._kernel:
+            if self._mode == "kernel":
                 sock.settimeout(None)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(SEND_TIMEOUT))
+            sweep = self._mode == "sweep"
             while True:
-                if self._arm_timeout():
+                if sweep:
+                    try:
+                        data = sock.recv(RECV_SIZE)
+                    except OSError:  # gevent cancels a waiting recv on shutdown(SHUT_RD)
+                        if not self.expired:
+                            raise
+                    actions = conn.timed_out() if self.expired else conn.receive_data(data)
+                elif self._arm_timeout():
                     try:
                         data = sock.recv(RECV_SIZE)
                     except (TimeoutError, BlockingIOError):
@@ -88,7 +105,9 @@ class BlockingPump:
             elif action is CLOSE:
                 return True
             elif type(action) is Wait:
+                self.busy = True
                 self.sleep(action.seconds)
+                self.busy = False
                 self.conn.touch()
             elif type(action) is Compute:
                 sock.sendall(action.run())
@@ -117,8 +136,20 @@ class BlockingPump:
             self._set_timeout(remaining)
         return True
 
+    def expire(self, now: float) -> None:
+        """The sweeper's check: past its deadline, wake the ``recv`` so the pump times out."""
+        if self.busy or self.expired:
+            return
+        deadline = self.conn.deadline()
+        if deadline is not None and deadline <= now:
+            self.expired = True
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+
     def _set_timeout(self, seconds: float) -> None:
-        if self._kernel:
+        if self._mode == "kernel":
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
         else:
             self.sock.settimeout(seconds)

@@ -81,7 +81,7 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
                     continue
                 if pid == 0:
                     stats.move_to_slot(slot)  # this copy of stats is the child's own
-                    _child(sock, listener, BlockingPump(sock, factory(), kernel_timeouts=True))
+                    _child(sock, listener, BlockingPump(sock, factory(), timeouts="kernel"))
                 children[pid] = slot
                 stats.opened()
             finally:

@@ -27,6 +27,7 @@ from servers.protocol.connection import make_connection_factory
 from servers.stats import LocalStats
 
 DEFAULT_MAX_CONNECTIONS = 20_000
+SWEEP_INTERVAL = 1.0
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
@@ -40,7 +41,7 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
             reject(sock, config.protocol)
             return
         stats.opened()
-        pump = BlockingPump(sock, factory(), sleep=gevent.sleep)
+        pump = BlockingPump(sock, factory(), sleep=gevent.sleep, timeouts="sweep")
         pumps.add(pump)
         try:
             pump.serve()
@@ -59,7 +60,16 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, on_signal)
+    def sweep() -> None:
+        """Once a second, time out every connection past its deadline."""
+        while True:
+            gevent.sleep(SWEEP_INTERVAL)
+            now = time.monotonic()
+            for pump in list(pumps):
+                pump.expire(now)
+
     server.start()
+    sweeper = gevent.spawn(sweep)
     on_ready()
     stop_requested.wait()
     server.close()  # stop accepting at once
@@ -68,4 +78,5 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
     deadline = time.monotonic() + config.graceful_timeout
     while pumps and time.monotonic() < deadline and signals["count"] < 2:
         gevent.sleep(0.02)
+    sweeper.kill()
     server.stop(timeout=0)  # kills whatever is left

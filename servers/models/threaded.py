@@ -32,7 +32,7 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
     pumps_lock = threading.Lock()
 
     def handle(sock: socket.socket) -> None:
-        pump = BlockingPump(sock, factory(), kernel_timeouts=True)
+        pump = BlockingPump(sock, factory(), timeouts="kernel")
         with pumps_lock:
             pumps.add(pump)
         try:
