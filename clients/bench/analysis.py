@@ -108,7 +108,8 @@ def verdicts(runs: Sequence[dict[str, Any]], cpu_ms: float | None = None) -> lis
         out.append(Verdict("cpu: multiprocess req/s vs thread", ">= 1.7x", _fmt(r), _check(r, 1.7)))
     if th and th.get("server_cpu_pct") is not None:
         cores = th["server_cpu_pct"] / 100
-        via_rps = f", {best_rps(th) * cpu_ms / 1000:.2f} cores by req/s x {cpu_ms:.2f} ms" if cpu_ms and best_rps(th) else ""
+        th_rps = best_rps(th)
+        via_rps = f", {th_rps * cpu_ms / 1000:.2f} cores by req/s x {cpu_ms:.2f} ms" if cpu_ms and th_rps else ""
         out.append(Verdict("cpu: thread uses one core (the GIL)", "0.9-1.1 cores",
                            f"{cores:.2f} cores of CPU{via_rps}", _check(cores, 0.9, 1.1)))  # fmt: skip
     # io-wait

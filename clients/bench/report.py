@@ -86,7 +86,9 @@ def fmt_ratio(value: float | None) -> str:
 
 def fmt_pct(value: float | None) -> str:
     """A fraction as a percentage: ``0.953`` -> ``"95.3%"``."""
-    return "-" if _missing(value) else f"{100 * value:.1f}%"
+    if value is None or _missing(value):
+        return "-"
+    return f"{100 * value:.1f}%"
 
 
 def is_reference(name: str) -> bool:

@@ -56,9 +56,8 @@ async def churn_worker(state: RunState, host: str, port: int, request: bytes, li
         started = perf_counter_ns()
         try:
             async with asyncio.timeout(limit_s):
-                _, proto = await loop.create_connection(
-                    lambda started=started: OneShotConnection(state, request, started), host, port
-                )
+                proto = OneShotConnection(state, request, started)
+                await loop.create_connection(lambda proto=proto: proto, host, port)  # type: ignore[misc]
                 await proto.done
         except (OSError, TimeoutError) as exc:
             state.error("timeout" if isinstance(exc, TimeoutError) else "connect")
