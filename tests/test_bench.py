@@ -166,3 +166,24 @@ def test_tiny_idle_run() -> None:
     (row,) = run_all(opts)
     assert row["idle"]["max_held"] == 50 and row["idle"]["limit"] is None
     assert row["idle"]["steps"][0]["pss_mb"] > 0
+
+
+def test_shared_counter_with_a_lock_loses_nothing() -> None:
+    from clients.bench.shared_state import count
+
+    run = count(threads=4, updates=20_000, locked=True)
+    assert (run.expected, run.counted, run.lost) == (80_000, 80_000, 0)
+
+
+def test_shared_state_verdict_reads_both_runs() -> None:
+    from clients.bench.analysis import shared_state_verdict
+
+    doc = {
+        "unlocked": {"threads": 4, "updates": 10, "expected": 40, "lost": 25, "seconds": 0.01},
+        "locked": {"threads": 4, "updates": 10, "expected": 40, "lost": 0, "seconds": 0.02},
+    }
+    verdict = shared_state_verdict(doc)
+    assert verdict is not None and verdict.holds is True
+    assert "25 of 40 updates lost" in verdict.measured
+    doc["locked"]["lost"] = 1
+    assert shared_state_verdict(doc).holds is False  # type: ignore[union-attr]

@@ -145,3 +145,19 @@ def verdicts(runs: Sequence[dict[str, Any]], cpu_ms: float | None = None) -> lis
                            "about 750 vs 42 vs 14 us", f"{extra} us (totals {total} us; uvloop {base:,.0f} us)",
                            None))  # fmt: skip
     return out
+
+
+def shared_state_verdict(doc: dict[str, Any] | None) -> Verdict | None:
+    """Threads share variables: lost updates without ``threading.Lock`` (see ``shared_state``)."""
+    if not doc:
+        return None
+    free, locked = doc["unlocked"], doc["locked"]
+    per_update_us = locked["seconds"] / locked["expected"] * 1e6
+    measured = (
+        f"{free['threads']} threads x {free['updates']:,} read-modify-writes: without a lock "
+        f"{free['lost']:,} of {free['expected']:,} updates lost ({free['lost'] / free['expected']:.0%}); "
+        f"with threading.Lock {locked['lost']:,} lost, at {per_update_us:.2f} us per update"
+    )
+    return Verdict("threads share variables: a shared counter needs threading.Lock",
+                   "updates lost without the lock, none with it", measured,
+                   free["lost"] > 0 and locked["lost"] == 0)  # fmt: skip

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from clients.bench import harness, machine, wrk
+    from clients.bench import harness, machine, shared_state, wrk
     from clients.bench.placement import plan
     from clients.bench.results import new_dir, write_all
     from clients.loadgen.runner import raise_fd_limit
@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if len(os.sched_getaffinity(0)) < 2:
         opts.notes.append("one CPU only: server and loader share it, so throughput figures are pessimistic")
     opts.cpu_n = harness.calibrate_cpu_n()
+    shared_counter = shared_state.measure()  # threads and a shared variable, with and without a lock
     jobs = harness.build_jobs(opts)
     for note in opts.notes:
         console.print(f"[yellow]note:[/] {note}")
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         + "; the cpu workload gives the server every CPU",
         "command": ("iomodels bench " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])).strip(),
         "duration_s": opts.duration, "warmup_s": opts.warmup, "quick": opts.quick,
-        "cpu_n": opts.cpu_n, "cpu_ms": _cpu_ms(opts.cpu_n),
+        "cpu_n": opts.cpu_n, "cpu_ms": _cpu_ms(opts.cpu_n), "shared_counter": shared_counter,
         "models": opts.models, "workloads": [w.name for w in opts.workloads],
     })  # fmt: skip
     out = new_dir(Path(args.out))

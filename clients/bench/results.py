@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clients.bench.analysis import Verdict, add_ratios, verdicts
+from clients.bench.analysis import Verdict, add_ratios, shared_state_verdict, verdicts
 from clients.bench.report import PERCENTILES
 
 CSV_FIELDS = ["workload", "model", "reference", "rps", "mib_s", *(f"latency_{k}_ms" for k, _ in PERCENTILES),
@@ -50,6 +50,9 @@ def write_all(out: Path, machine: dict[str, Any], runs: list[dict[str, Any]], no
 
     add_ratios(runs)
     checked = verdicts(runs, machine.get("cpu_ms"))
+    shared = shared_state_verdict(machine.get("shared_counter"))
+    if shared is not None:
+        checked.append(shared)
     doc = {"machine": machine, "runs": runs, "verdicts": [v.to_dict() for v in checked], "notes": list(notes)}
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=str))
     with open(out / "results.csv", "w", newline="") as fh:

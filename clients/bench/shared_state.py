@@ -1,0 +1,75 @@
+"""Threads share every variable: lost updates without ``threading.Lock``, measured.
+
+Each thread adds 1 to a shared counter ``updates`` times as a read-modify-write
+with a function call in between (the shape of real code: read a balance, compute,
+write it back). CPython may switch threads at the call, so a thread can write
+back a value that others have long moved past; with the lock none is lost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class CounterRun:
+    threads: int
+    updates: int  # per thread
+    locked: bool
+    counted: int
+    seconds: float
+
+    @property
+    def expected(self) -> int:
+        return self.threads * self.updates
+
+    @property
+    def lost(self) -> int:
+        return self.expected - self.counted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "expected": self.expected, "lost": self.lost}
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def _plus_one(value: int) -> int:
+    return value + 1
+
+
+def count(threads: int = 4, updates: int = 200_000, *, locked: bool) -> CounterRun:
+    """Run ``threads`` threads of ``updates`` increments each on one shared counter."""
+    counter = _Counter()
+    lock = threading.Lock()
+    start_line = threading.Barrier(threads)
+
+    def work() -> None:
+        start_line.wait()
+        for _ in range(updates):
+            if locked:
+                with lock:
+                    counter.value = _plus_one(counter.value)
+            else:
+                counter.value = _plus_one(counter.value)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return CounterRun(threads, updates, locked, counter.value, time.perf_counter() - started)
+
+
+def measure(threads: int = 4, updates: int = 200_000) -> dict[str, Any]:
+    """Both runs, for the bench report: ``{"unlocked": {...}, "locked": {...}}``."""
+    return {
+        "unlocked": count(threads, updates, locked=False).to_dict(),
+        "locked": count(threads, updates, locked=True).to_dict(),
+    }
