@@ -22,21 +22,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from loadtests.cli_loadtest import headless_run
+    from loadtests.cli_loadtest import headless_run, scenario_of
     from loadtests.compare_report import results_table, write_report
     from loadtests.launch import sigterm_as_interrupt
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     out_dir = args.results_dir / f"compare-{timestamp()}"
-    scenario = {
-        "classes": " ".join(classes_of(args)),
-        "users": args.users,
-        "spawn_rate": args.spawn_rate,
-        "duration": args.duration,
-        "workers": args.workers,
-        "protocol": args.protocol,
-        "locust_args": args.locust_args,
-    }
+    scenario = {**scenario_of(args), "classes": " ".join(classes_of(args))}
     results = []
     with sigterm_as_interrupt():
         try:

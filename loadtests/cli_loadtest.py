@@ -48,18 +48,23 @@ def headless_run(
         model=model if not host else result.get("model", host),
         locust_exit_code=code,
         command=spec.command(),
-        scenario={
-            "classes": classes_of(args),
-            "users": args.users,
-            "spawn_rate": args.spawn_rate,
-            "duration": args.duration,
-            "workers": args.workers,
-            "protocol": args.protocol,
-            "locust_args": args.locust_args,
-        },
+        scenario=scenario_of(args),
     )
     (out_dir / "run.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
+
+
+def scenario_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The Locust scenario a run used, as recorded in its results."""
+    return {
+        "classes": classes_of(args),
+        "users": args.users,
+        "spawn_rate": args.spawn_rate,
+        "duration": args.duration,
+        "workers": args.workers,
+        "protocol": args.protocol,
+        "locust_args": args.locust_args,
+    }
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,26 +8,7 @@ import sys
 from typing import Any
 
 from clients.crawl import CRAWLERS
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} cannot be negative")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"{value} is out of range: use seconds in (0, 3600]")
-    return value
+from iomodels.argtypes import int_range, seconds
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -47,50 +28,50 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--site-pages",
-        type=_positive_int,
+        type=int_range(0),
         default=1000,
         help="with --serve: pages of the site (default 1000)",
     )
     parser.add_argument(
         "--site-latency-ms",
-        type=_positive_int,
+        type=int_range(0),
         default=10,
         help="with --serve: wait per page in ms (default 10)",
     )
     parser.add_argument(
         "--concurrency",
         "-c",
-        type=_positive_int,
+        type=int_range(0),
         default=10,
         help="requests (and connections) in flight at most (default 10)",
     )
     parser.add_argument(
         "--max-pages",
-        type=_positive_int,
+        type=int_range(0),
         default=0,
         help="URLs fetched at most, 0 for no limit (default 0)",
     )
     parser.add_argument(
         "--max-depth",
-        type=_positive_int,
+        type=int_range(0),
         default=None,
         help="links followed from the root at most (default: no limit)",
     )
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=10.0,
         help="seconds one request may take, connect to last byte (default 10)",
     )
     parser.add_argument(
         "--retries",
-        type=_positive_int,
+        type=int_range(0),
         default=2,
         help="extra attempts on connection errors, timeouts and 5xx (default 2)",
     )
     parser.add_argument(
         "--backoff",
-        type=_seconds,
+        type=seconds,
         default=0.2,
         help="seconds before the first retry, doubled each time (default 0.2)",
     )

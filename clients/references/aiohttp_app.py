@@ -11,7 +11,7 @@ import signal
 
 from aiohttp import web
 
-from clients.references.common import listen, parser, ready
+from clients.references.common import listen, ready, run_on_loop
 from servers.protocol.cpu import cpu_work
 
 
@@ -57,16 +57,7 @@ async def serve(args: object) -> None:
 
 
 def main() -> None:
-    p = parser(__doc__ or "")
-    p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
-    args = p.parse_args()
-    factory = None
-    if args.loop == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(serve(args))
+    run_on_loop(serve, __doc__ or "")
 
 
 if __name__ == "__main__":

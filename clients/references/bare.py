@@ -11,7 +11,7 @@ import asyncio
 import signal
 from typing import Any
 
-from clients.references.common import listen, parser, ready
+from clients.references.common import listen, ready, run_on_loop
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: ref-bare\r\nContent-Type: text/plain\r\n"
@@ -56,16 +56,7 @@ async def serve(args: Any) -> None:
 
 
 def main() -> None:
-    p = parser(__doc__ or "")
-    p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
-    args = p.parse_args()
-    factory = None
-    if args.loop == "uvloop":
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(serve(args))
+    run_on_loop(serve, __doc__ or "")
 
 
 if __name__ == "__main__":

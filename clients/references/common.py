@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
+import asyncio
 import socket
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from servers.listener import bind_listener, ready_line
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -18,16 +22,24 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def listen(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(backlog)
-    return sock
+    return bind_listener(host, port, backlog)
 
 
 def ready(sock: socket.socket, protocol: str, name: str) -> None:
     """Print the ``iomodels serve`` ready line for ``sock``."""
-    host, port = sock.getsockname()[:2]
-    scheme = "echo" if protocol == "echo" else "http"
-    sys.stdout.write(f"listening on {scheme}://{host}:{port} model={name} pid={os.getpid()}\n")
+    sys.stdout.write(ready_line(sock, protocol, name) + "\n")
     sys.stdout.flush()
+
+
+def run_on_loop(serve: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], description: str) -> None:
+    """Parse the common flags plus ``--loop`` and run ``serve(args)`` on uvloop or the stdlib loop."""
+    p = parser(description)
+    p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    args = p.parse_args()
+    factory = None
+    if args.loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve(args))

@@ -15,6 +15,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import gevent  # noqa: E402
+import gevent.event  # noqa: E402
 from gevent.queue import JoinableQueue  # noqa: E402
 
 from clients.crawl.blocking_http import BlockingClient  # noqa: E402
@@ -45,24 +46,20 @@ def crawl(config: CrawlConfig) -> CrawlResult:
 
     started = time.perf_counter()
     workers = [gevent.spawn(work) for _ in range(config.concurrency)]
-    interrupted = False
-    try:
-        jobs.join()
-    except KeyboardInterrupt:
-        interrupted = True
+    # Ctrl-C (and any SIGINT the parent forwards) only sets an event: a KeyboardInterrupt
+    # raised from a handler would land in whichever greenlet runs, not in join().
+    stop = gevent.event.Event()
+    gevent.signal_handler(signal.SIGINT, stop.set)
+    done = gevent.spawn(jobs.join)
+    gevent.wait([done, stop], count=1)
+    interrupted = not done.ready()
+    done.kill()
     elapsed = time.perf_counter() - started
     gevent.killall(workers)
     return core.result(elapsed, own_peak_rss(), interrupted)
 
 
-def _interrupt_once(signum: int, frame: object) -> None:
-    """The first SIGINT stops the crawl; more (the parent may forward one) are ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGINT, _interrupt_once)
     config = CrawlConfig.from_json(json.loads(argv[1]))
     result = crawl(config)
     print(json.dumps(result.to_json(with_urls=True)))
