@@ -30,14 +30,14 @@ def crawl(config: CrawlConfig) -> CrawlResult:
         json.dumps(config.to_json()),
     ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    # Ctrl-C is the child's to handle (it stops and reports what it has): here a SIGINT is
+    # only passed on (in case it came to us alone, as `kill -INT <pid>`), never raised, so
+    # reading the child's report can never be cut short and lose it.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: child.send_signal(signal.SIGINT))
     try:
         out, _ = child.communicate()
-    except KeyboardInterrupt:
-        try:  # Ctrl-C reached the child too: it stops and reports
-            out, _ = child.communicate(timeout=1.0)
-        except subprocess.TimeoutExpired:  # the signal came to us alone (kill -INT <pid>)
-            child.send_signal(signal.SIGINT)
-            out, _ = child.communicate()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if child.returncode != 0 or not out.strip():
         raise ChildFailed(f"gevent crawler exited with {child.returncode}")
     return CrawlResult.from_json(json.loads(out))
