@@ -86,7 +86,6 @@ test-all: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
 
 typecheck: venv
 	$(BIN)/mypy
