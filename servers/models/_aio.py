@@ -151,16 +151,14 @@ class AsyncServer:
         # over glibc's mmap threshold, so unless the allocator happened to raise its threshold
         # every read costs an mmap, a page fault and a munmap (3x the CPU of a 1 KiB echo).
         # Reads just under 128 KiB come from the heap. uvloop reads into a buffer of its own.
-        self.small_reads = isinstance(
-            asyncio.get_running_loop(), asyncio.selector_events.BaseSelectorEventLoop
-        )
+        self.loop = asyncio.get_running_loop()
+        self.small_reads = isinstance(self.loop, asyncio.selector_events.BaseSelectorEventLoop)
         self.stats = stats
         self.cap = cap
         self.factory = make_connection_factory(config, stats)
         self.pumps: set[ProtocolPump] = set()
         self.stopping = False
         self.signals = 0
-        self.loop = asyncio.get_running_loop()
         self.stop_requested = asyncio.Event()
         self.all_closed = asyncio.Event()
         self.forced = asyncio.Event()
@@ -183,15 +181,11 @@ class AsyncServer:
         server.close()  # stop accepting at once
         for pump in list(self.pumps):
             pump.stop()
-        if self.pumps:
-            self.all_closed.clear()
-            forced = loop.create_task(self._second_signal())
-            await asyncio.wait(
-                [loop.create_task(self.all_closed.wait()), forced],
-                timeout=self.config.graceful_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            forced.cancel()
+        if self.pumps:  # wait for the last one to close, a second signal, or the grace period
+            waits = [loop.create_task(self.all_closed.wait()), loop.create_task(self.forced.wait())]
+            await asyncio.wait(waits, timeout=self.config.graceful_timeout, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
         for pump in list(self.pumps):
             pump.transport.abort()
         sweeper.cancel()
@@ -202,9 +196,6 @@ class AsyncServer:
         self.stop_requested.set()
         if self.signals >= 2:
             self.forced.set()
-
-    async def _second_signal(self) -> None:
-        await self.forced.wait()
 
     def closed(self, pump: ProtocolPump) -> None:
         self.pumps.discard(pump)
