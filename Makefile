@@ -72,6 +72,7 @@ crawl-bench: venv
 ## test: lint, then the fast test suite (what CI runs)
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## soak: 60 s of mixed load per model, then fds back to baseline and RSS growth < 5% (SOAK_ARGS=)
@@ -82,10 +83,12 @@ soak: venv
 ## test-all: every test, slow ones included
 test-all: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: venv
 	$(BIN)/mypy

@@ -155,15 +155,27 @@ def soak(model: str, duration: float, warmup: float, concurrency: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m clients.soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(model_names()), help="comma-separated (default: all)")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load per model (default 60)")
-    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of load before the baseline")
+    parser = argparse.ArgumentParser(
+        prog="python -m clients.soak", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--models", default=",".join(model_names()), help="comma-separated (default: all)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds of load per model (default 60)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=5.0, help="seconds of load before the baseline"
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent client connections")
     args = parser.parse_args(argv)
-    print(f"soak: {args.duration:g} s of hello/echo/io per model, {args.concurrency} connections; "
-          f"pass = fds back to baseline and RSS growth < {RSS_GROWTH_MAX:.0%}")  # fmt: skip
-    results = [soak(m, args.duration, args.warmup, args.concurrency) for m in args.models.split(",")]
+    print(
+        f"soak: {args.duration:g} s of hello/echo/io per model, {args.concurrency} connections; "
+        f"pass = fds back to baseline and RSS growth < {RSS_GROWTH_MAX:.0%}"
+    )
+    results = [
+        soak(m, args.duration, args.warmup, args.concurrency) for m in args.models.split(",")
+    ]
     return 0 if all(results) else 1
 
 

@@ -15,7 +15,10 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("servers.cli", "run one server of a chosen IO model"),
     "models": ("servers.cli_models", "list the IO models"),
-    "bench": ("clients.bench.cli", "benchmark every model x workload: report.md, results.json/csv, charts"),
+    "bench": (
+        "clients.bench.cli",
+        "benchmark every model x workload: report.md, results.json/csv, charts",
+    ),
     "load": ("clients.loadgen.cli", "run our load client against one server (closed or open loop)"),
     "crawl": ("clients.crawl.cli", "crawl a site with one of the crawlers"),
     "locust": ("loadtests.cli_locust", "start a server and Locust's web UI aimed at it"),

@@ -21,9 +21,12 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
         )
     parser.add_argument("--protocol", choices=["http", "echo"], default="http")
     parser.add_argument(
-        "--classes", nargs="+", choices=ALL_CLASSES, metavar="CLASS",
+        "--classes",
+        nargs="+",
+        choices=ALL_CLASSES,
+        metavar="CLASS",
         help=f"Locust user classes ({', '.join(ALL_CLASSES)}); default WebsiteUser, EchoUser for echo",
-    )  # fmt: skip
+    )
     parser.add_argument("--users", type=int, default=100, help="concurrent Locust users")
     parser.add_argument("--spawn-rate", type=float, default=20, help="users started per second")
     parser.add_argument(
@@ -33,13 +36,18 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
         help="Locust worker processes (--processes N); 0: one process",
     )
     parser.add_argument(
-        "--server-arg", action="append", default=[], metavar="ARG",
+        "--server-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
         help="one more 'iomodels serve' argument (repeatable), e.g. --server-arg=--workers=2",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--locust-args", default="", metavar="'ARGS'",
+        "--locust-args",
+        default="",
+        metavar="'ARGS'",
         help='more Locust arguments in one string: --locust-args="--io-ms 100 --message-size 4096"',
-    )  # fmt: skip
+    )
 
 
 def add_headless_args(parser: argparse.ArgumentParser) -> None:

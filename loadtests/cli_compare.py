@@ -12,9 +12,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from servers.registry import model_names
 
     parser.add_argument(
-        "--models", nargs="+", default=model_names(), choices=model_names(), metavar="MODEL",
+        "--models",
+        nargs="+",
+        default=model_names(),
+        choices=model_names(),
+        metavar="MODEL",
         help=f"models to compare, in order (default: all: {' '.join(model_names())})",
-    )  # fmt: skip
+    )
     add_scenario_args(parser, model=False)
     add_headless_args(parser)
 

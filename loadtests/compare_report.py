@@ -10,10 +10,20 @@ from typing import Any
 from clients.bench import report
 
 HEADERS = [
-    "model", "req/s", "failures", "p50 ms", "p99 ms", "max ms",
-    "server CPU %", "server RSS MB", "processes", "threads", "connections",
-    "Locust CPU %", "loader-bound",
-]  # fmt: skip
+    "model",
+    "req/s",
+    "failures",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "server CPU %",
+    "server RSS MB",
+    "processes",
+    "threads",
+    "connections",
+    "Locust CPU %",
+    "loader-bound",
+]
 
 
 def row(result: dict[str, Any]) -> list[str]:
@@ -50,26 +60,44 @@ def write_report(
     )
     models = [str(r.get("model")) for r in results]
     charts = {
-        "rps.png": report.bar_chart(out_dir / "rps.png", "Locust requests/s", models, [r.get("rps") for r in results], "req/s"),
+        "rps.png": report.bar_chart(
+            out_dir / "rps.png",
+            "Locust requests/s",
+            models,
+            [r.get("rps") for r in results],
+            "req/s",
+        ),
         "latency.png": report.percentile_chart(
             out_dir / "latency.png",
             "Locust response times (closed loop, no coordinated-omission correction)",
-            {m: {k: r.get(f"{k}_ms") for k, _ in report.PERCENTILES} for m, r in zip(models, results, strict=True)},
+            {
+                m: {k: r.get(f"{k}_ms") for k, _ in report.PERCENTILES}
+                for m, r in zip(models, results, strict=True)
+            },
         ),
         "server_cpu.png": report.bar_chart(
-            out_dir / "server_cpu.png", "Server CPU, mean over the run", models,
-            [r.get("server_cpu_mean_pct") for r in results], "% of one core",
+            out_dir / "server_cpu.png",
+            "Server CPU, mean over the run",
+            models,
+            [r.get("server_cpu_mean_pct") for r in results],
+            "% of one core",
         ),
         "server_rss.png": report.bar_chart(
-            out_dir / "server_rss.png", "Server RSS, peak (all processes)", models,
-            [r.get("server_rss_peak_mb") for r in results], "MB",
+            out_dir / "server_rss.png",
+            "Server RSS, peak (all processes)",
+            models,
+            [r.get("server_rss_peak_mb") for r in results],
+            "MB",
         ),
         "loader_cpu.png": report.bar_chart(
-            out_dir / "loader_cpu.png", "Busiest Locust process CPU, mean", models,
-            [r.get("loader_cpu_busiest_mean_pct") for r in results], "% of one core",
+            out_dir / "loader_cpu.png",
+            "Busiest Locust process CPU, mean",
+            models,
+            [r.get("loader_cpu_busiest_mean_pct") for r in results],
+            "% of one core",
             hline=(float(results[0].get("loader_cpu_threshold_pct") or 80.0), "loader-bound above"),
         ),
-    }  # fmt: skip
+    }
     bound = [m for m, r in zip(models, results, strict=True) if r.get("loader_bound")]
     lines = [
         "# Locust comparison",

@@ -43,7 +43,10 @@ class IomodelsUser(FastHttpUser):
         size = self.knob("message_size", opt.MESSAGE_SIZE)
         body = random.randbytes(size)
         with self.client.post(
-            "/echo", data=body, name=f"/echo [{size} B]", catch_response=True  # type: ignore[arg-type]
+            "/echo",
+            data=body,
+            name=f"/echo [{size} B]",
+            catch_response=True,  # type: ignore[arg-type]
         ) as resp:
             if resp.content != body:
                 resp.failure(f"echo mismatch: sent {size} B, got {len(resp.content or b'')} B back")

@@ -74,12 +74,18 @@ class LocustRun:
         if self.out_dir is not None:
             out = self.out_dir
             cmd += [
-                "--csv", str(out / "locust"), "--csv-full-history",
-                "--html", str(out / "report.html"),
-                "--json-file", str(out / "stats"),
-                "--iomodels-summary", str(out / "summary.json"),
-                "--logfile", str(out / "locust.log"),
-            ]  # fmt: skip
+                "--csv",
+                str(out / "locust"),
+                "--csv-full-history",
+                "--html",
+                str(out / "report.html"),
+                "--json-file",
+                str(out / "stats"),
+                "--iomodels-summary",
+                str(out / "summary.json"),
+                "--logfile",
+                str(out / "locust.log"),
+            ]
         return [*cmd, *self.extra, *self.classes]
 
 

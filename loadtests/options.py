@@ -27,9 +27,12 @@ def add_arguments(parser: Any) -> None:
     # straight on the parser: only LocustArgumentParser.add_argument knows include_in_web_ui
     group = parser
     group.add_argument(
-        "--message-size", type=int, default=MESSAGE_SIZE, metavar="BYTES",
+        "--message-size",
+        type=int,
+        default=MESSAGE_SIZE,
+        metavar="BYTES",
         help="bytes per POST /echo body and per EchoUser message",
-    )  # fmt: skip
+    )
     group.add_argument(
         "--io-ms", type=int, default=IO_MS, metavar="MS", help="the wait asked of GET /io?ms=N"
     )
@@ -37,29 +40,49 @@ def add_arguments(parser: Any) -> None:
         "--cpu-n", type=int, default=CPU_N, metavar="N", help="the work asked of GET /cpu?n=N"
     )
     group.add_argument(
-        "--think-ms", type=int, default=THINK_MS, metavar="MS",
+        "--think-ms",
+        type=int,
+        default=THINK_MS,
+        metavar="MS",
         help="mean think time between two tasks of a user (uniform 0.5x..1.5x); 0 = closed loop flat out",
-    )  # fmt: skip
+    )
     group.add_argument(
-        "--echo-timeout", type=float, default=ECHO_TIMEOUT_S, metavar="S",
+        "--echo-timeout",
+        type=float,
+        default=ECHO_TIMEOUT_S,
+        metavar="S",
         help="EchoUser: seconds to wait for the whole echo before a failure",
-    )  # fmt: skip
+    )
     group.add_argument(
-        "--server-stats-interval", type=float, default=STATS_INTERVAL_S, metavar="S",
+        "--server-stats-interval",
+        type=float,
+        default=STATS_INTERVAL_S,
+        metavar="S",
         help="how often the plugin polls the target's /stats and the loader's CPU",
-    )  # fmt: skip
+    )
     group.add_argument(
-        "--server-pid", type=int, default=0, include_in_web_ui=False, metavar="PID",
+        "--server-pid",
+        type=int,
+        default=0,
+        include_in_web_ui=False,
+        metavar="PID",
         help="pid of a local server (for CPU and memory when it has no /stats, e.g. --protocol echo)",
-    )  # fmt: skip
+    )
     group.add_argument(
-        "--loader-bound-pct", type=float, default=LOADER_BOUND_PCT, include_in_web_ui=False,
-        metavar="PCT", help="a Locust process at or above this CPU %% counts as saturated",
-    )  # fmt: skip
+        "--loader-bound-pct",
+        type=float,
+        default=LOADER_BOUND_PCT,
+        include_in_web_ui=False,
+        metavar="PCT",
+        help="a Locust process at or above this CPU %% counts as saturated",
+    )
     group.add_argument(
-        "--iomodels-summary", default="", include_in_web_ui=False, metavar="PATH",
+        "--iomodels-summary",
+        default="",
+        include_in_web_ui=False,
+        metavar="PATH",
         help="write the plugin's run summary (server and loader figures) to this JSON file",
-    )  # fmt: skip
+    )
 
 
 def option(environment: Any, name: str, default: Any) -> Any:

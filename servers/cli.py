@@ -11,38 +11,94 @@ from servers.registry import model_names
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="asyncio", metavar="MODEL",
-                        help=f"IO model: {', '.join(model_names())} (default: asyncio)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the server)")
-    parser.add_argument("--port", type=int_range(0, 65535), default=8000,
-                        help="port to bind, 0 for any free port (default 8000)")
-    parser.add_argument("--protocol", choices=["http", "echo"], default="http",
-                        help="wire protocol (default http)")
-    parser.add_argument("--workers", type=int_range(0, 1024), default=0,
-                        help="multiprocess: worker processes (default: one per CPU)")
-    parser.add_argument("--max-connections", type=int_range(0), default=0,
-                        help="connections served at once, beyond which HTTP gets 503 (default: the model's)")
-    parser.add_argument("--allow-crash", action="store_true",
-                        help="enable GET /crash, which kills the serving process by SIGSEGV")
-    parser.add_argument("--site-pages", type=int_range(1, 10_000_000), default=1000,
-                        help="pages in the synthetic site under /site/ (default 1000)")
-    parser.add_argument("--site-latency-ms", type=int_range(0, 10_000), default=0,
-                        help="wait this long before each /site/ page (default 0)")
-    parser.add_argument("--backlog", type=int_range(1), default=1024,
-                        help="listen backlog (default 1024)")
-    parser.add_argument("--graceful-timeout", type=seconds, default=10.0,
-                        help="seconds in-flight requests get to finish on shutdown (default 10)")
-    parser.add_argument("--header-timeout", type=seconds, default=10.0,
-                        help="seconds from a request's first byte to the end of its headers (default 10)")
-    parser.add_argument("--body-timeout", type=seconds, default=10.0,
-                        help="longest gap between two pieces of a request body (default 10)")
-    parser.add_argument("--keepalive-timeout", type=seconds, default=5.0,
-                        help="idle keep-alive connections are closed after this (default 5)")
-    parser.add_argument("--max-body", type=int_range(0), default=1024 * 1024,
-                        help="largest request body in bytes, beyond which 413 (default 1 MiB)")
-    parser.add_argument("--log-level", default="warning",
-                        choices=["debug", "info", "warning", "error"], help="stderr log level")
+    parser.add_argument(
+        "--model",
+        default="asyncio",
+        metavar="MODEL",
+        help=f"IO model: {', '.join(model_names())} (default: asyncio)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the server)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int_range(0, 65535),
+        default=8000,
+        help="port to bind, 0 for any free port (default 8000)",
+    )
+    parser.add_argument(
+        "--protocol", choices=["http", "echo"], default="http", help="wire protocol (default http)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int_range(0, 1024),
+        default=0,
+        help="multiprocess: worker processes (default: one per CPU)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int_range(0),
+        default=0,
+        help="connections served at once, beyond which HTTP gets 503 (default: the model's)",
+    )
+    parser.add_argument(
+        "--allow-crash",
+        action="store_true",
+        help="enable GET /crash, which kills the serving process by SIGSEGV",
+    )
+    parser.add_argument(
+        "--site-pages",
+        type=int_range(1, 10_000_000),
+        default=1000,
+        help="pages in the synthetic site under /site/ (default 1000)",
+    )
+    parser.add_argument(
+        "--site-latency-ms",
+        type=int_range(0, 10_000),
+        default=0,
+        help="wait this long before each /site/ page (default 0)",
+    )
+    parser.add_argument(
+        "--backlog", type=int_range(1), default=1024, help="listen backlog (default 1024)"
+    )
+    parser.add_argument(
+        "--graceful-timeout",
+        type=seconds,
+        default=10.0,
+        help="seconds in-flight requests get to finish on shutdown (default 10)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=seconds,
+        default=10.0,
+        help="seconds from a request's first byte to the end of its headers (default 10)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=seconds,
+        default=10.0,
+        help="longest gap between two pieces of a request body (default 10)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=seconds,
+        default=5.0,
+        help="idle keep-alive connections are closed after this (default 5)",
+    )
+    parser.add_argument(
+        "--max-body",
+        type=int_range(0),
+        default=1024 * 1024,
+        help="largest request body in bytes, beyond which 413 (default 1 MiB)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error"],
+        help="stderr log level",
+    )
 
 
 def config_from_args(args: argparse.Namespace):  # -> ServerConfig

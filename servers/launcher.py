@@ -55,7 +55,9 @@ class ServerProcess:
         self.host = host
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix=f"iomodels-{model}-", suffix=".log", delete=False)
+        self._log = tempfile.NamedTemporaryFile(
+            prefix=f"iomodels-{model}-", suffix=".log", delete=False
+        )
 
     @property
     def url(self) -> str:
@@ -69,9 +71,20 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "iomodels", "serve", "--model", self.model,
-            "--host", self.host, "--port", "0", "--protocol", self.protocol, *self.args,
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "iomodels",
+            "serve",
+            "--model",
+            self.model,
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            "--protocol",
+            self.protocol,
+            *self.args,
+        ]
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(self.env or {})}

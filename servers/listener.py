@@ -14,7 +14,9 @@ _ANY_HOSTS = {"0.0.0.0", "::", ""}
 def bind_listener(host: str, port: int, backlog: int) -> socket.socket:
     """Return a TCP socket bound to ``host:port`` and listening with ``backlog``."""
     if host in _ANY_HOSTS:
-        log.warning("binding every interface (%r): this server is reachable from other machines", host)
+        log.warning(
+            "binding every interface (%r): this server is reachable from other machines", host
+        )
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, type_, proto, _, address = infos[0]
     sock = socket.socket(family, type_, proto)

@@ -23,13 +23,17 @@ class ModelInfo:
 MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
-        ModelInfo("fork", "servers.models.forking", "a process per connection (os.fork)", needs_fork=True),
+        ModelInfo(
+            "fork", "servers.models.forking", "a process per connection (os.fork)", needs_fork=True
+        ),
         ModelInfo("thread", "servers.models.threaded", "a thread per connection"),
         ModelInfo("gevent", "servers.models.greenlets", "a greenlet per connection"),
         ModelInfo("asyncio", "servers.models.asyncio_loop", "one event loop (stdlib asyncio)"),
         ModelInfo("uvloop", "servers.models.uvloop_loop", "one event loop (uvloop)"),
         ModelInfo(
-            "multiprocess", "servers.models.multiprocess", "one uvloop loop per core, supervised workers"
+            "multiprocess",
+            "servers.models.multiprocess",
+            "one uvloop loop per core, supervised workers",
         ),
     )
 }

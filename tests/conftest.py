@@ -20,7 +20,9 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
     """
     started: list[ServerProcess] = []
 
-    def start(model: str, protocol: str = "http", args: list[str] | None = None, **kw: object) -> ServerProcess:
+    def start(
+        model: str, protocol: str = "http", args: list[str] | None = None, **kw: object
+    ) -> ServerProcess:
         server = ServerProcess(model, protocol, args or [], **kw)  # type: ignore[arg-type]
         started.append(server)
         return server.start()

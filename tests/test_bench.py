@@ -32,7 +32,9 @@ Transfer/sec:     10.00MB
 
 
 def test_markdown_table_marks_references() -> None:
-    text = report.markdown_table(["server", "req/s"], [[report.label("ref-bare"), report.fmt_num(1234.5)]])
+    text = report.markdown_table(
+        ["server", "req/s"], [[report.label("ref-bare"), report.fmt_num(1234.5)]]
+    )
     assert text.splitlines()[1] == "| --- | ---: |"
     assert "*ref-bare* (ref) | 1,234" in text
     assert report.label("uvloop") == "uvloop"
@@ -48,9 +50,15 @@ def test_number_formats() -> None:
 
 def test_charts_are_png(tmp_path: Path) -> None:
     paths = [
-        report.bar_chart(tmp_path / "a.png", "t", ["uvloop", "ref-bare"], [1.0, None], "req/s", hline=(1, "x")),
-        report.grouped_bar_chart(tmp_path / "b.png", "t", ["g1", "g2"], {"uvloop": [1, 2], "ref-bare": [2, 3]}, "y"),
-        report.percentile_chart(tmp_path / "c.png", "t", {"uvloop": {"p50": 0.1, "p99": 1.0, "max": 3.0}}),
+        report.bar_chart(
+            tmp_path / "a.png", "t", ["uvloop", "ref-bare"], [1.0, None], "req/s", hline=(1, "x")
+        ),
+        report.grouped_bar_chart(
+            tmp_path / "b.png", "t", ["g1", "g2"], {"uvloop": [1, 2], "ref-bare": [2, 3]}, "y"
+        ),
+        report.percentile_chart(
+            tmp_path / "c.png", "t", {"uvloop": {"p50": 0.1, "p99": 1.0, "max": 3.0}}
+        ),
         report.line_chart(tmp_path / "d.png", "t", {"uvloop": ([0, 10], [1.0, 2.0])}, "x", "y"),
     ]
     for path in paths:
@@ -69,18 +77,29 @@ def test_placement() -> None:
     assert parse_cpus("0,2-3") == (0, 2, 3)
     placement = plan((0,), (1,))
     assert placement.server_cpus == (0,) and placement.loader_cpus == (1,) and not placement.shared
-    assert plan((0,), (1,), all_cpus_for_server=True).server_cpus == tuple(sorted(__import__("os").sched_getaffinity(0)))
+    assert plan((0,), (1,), all_cpus_for_server=True).server_cpus == tuple(
+        sorted(__import__("os").sched_getaffinity(0))
+    )
 
 
 def _run(model: str, workload: str, rps: float, cpu: float, **more: object) -> dict:
-    return {"model": model, "workload": workload, "rps": rps, "server_cpu_us_per_req": cpu,
-            "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 2.0, "p999": 3.0, "max": 4.0}, "errors": 0, **more}  # fmt: skip
+    return {
+        "model": model,
+        "workload": workload,
+        "rps": rps,
+        "server_cpu_us_per_req": cpu,
+        "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 2.0, "p999": 3.0, "max": 4.0},
+        "errors": 0,
+        **more,
+    }
 
 
 SYNTHETIC = [
     _run("uvloop", "hello", 80_000, 12.0),
     _run("ref-aiohttp", "hello", 40_000, 25.0, reference=True),
-    _run("ref-bare", "hello", 100_000, 8.0, reference=True, loader_bound=True, wrk={"rps": 120_000}),
+    _run(
+        "ref-bare", "hello", 100_000, 8.0, reference=True, loader_bound=True, wrk={"rps": 120_000}
+    ),
     _run("thread", "echo-1k", 50_000, 14.0),
     _run("ref-echo-thread", "echo-1k", 60_000, 10.0, reference=True),
     _run("multiprocess", "cpu", 390, 5000.0),
@@ -103,13 +122,26 @@ def test_verdicts_say_which_targets_hold() -> None:
 
 
 def _step(target: int, held: int, pss: float, p99: float, refused: int = 0) -> dict:
-    return {"target": target, "held": held, "refused": refused, "closed": 0, "stalled": 0, "connect": 0,
-            "dropped": 0, "pss_mb": pss, "rss_mb": pss, "processes": 1, "threads": 1,
-            "probe": {"rps": 1000.0, "errors": 0, "latency_ms": {"p99": p99}}}  # fmt: skip
+    return {
+        "target": target,
+        "held": held,
+        "refused": refused,
+        "closed": 0,
+        "stalled": 0,
+        "connect": 0,
+        "dropped": 0,
+        "pss_mb": pss,
+        "rss_mb": pss,
+        "processes": 1,
+        "threads": 1,
+        "probe": {"rps": 1000.0, "errors": 0, "latency_ms": {"p99": p99}},
+    }
 
 
 def test_idle_summary_per_connection_and_limit() -> None:
-    row = summarize_idle([_step(0, 0, 10.0, 1.0), _step(1000, 1000, 12.0, 2.0), _step(2500, 2000, 20.0, 9.0, 500)])
+    row = summarize_idle(
+        [_step(0, 0, 10.0, 1.0), _step(1000, 1000, 12.0, 2.0), _step(2500, 2000, 20.0, 9.0, 500)]
+    )
     idle = row["idle"]
     assert idle["max_held"] == 1000
     assert idle["per_conn_kib"] == pytest.approx(2 * 1024 / 1000)
@@ -119,7 +151,9 @@ def test_idle_summary_per_connection_and_limit() -> None:
 
 def test_result_files(tmp_path: Path) -> None:
     machine = {"cpu_model": "test", "cpu_ms": 5.0}
-    report_path, checked = write_all(tmp_path, machine, [dict(r) for r in SYNTHETIC], ["a note"], charts=True)
+    report_path, checked = write_all(
+        tmp_path, machine, [dict(r) for r in SYNTHETIC], ["a note"], charts=True
+    )
     doc = json.loads((tmp_path / "results.json").read_text())
     assert set(doc) >= {"machine", "runs", "verdicts"}
     run = doc["runs"][0]
@@ -145,8 +179,14 @@ def test_unknown_workload() -> None:
 
 
 def test_tiny_real_run(tmp_path: Path) -> None:
-    opts = Options(models=["uvloop", "thread"], workloads=select("hello echo-1k churn"), duration=0.3,
-                   warmup=0.1, references=False, use_wrk=False)  # fmt: skip
+    opts = Options(
+        models=["uvloop", "thread"],
+        workloads=select("hello echo-1k churn"),
+        duration=0.3,
+        warmup=0.1,
+        references=False,
+        use_wrk=False,
+    )
     rows = run_all(opts)
     assert len(rows) == 6
     for row in rows:
@@ -161,8 +201,14 @@ def test_tiny_real_run(tmp_path: Path) -> None:
 
 
 def test_tiny_idle_run() -> None:
-    opts = Options(models=["uvloop"], workloads=select("idle"), duration=0.3, warmup=0.1,
-                   references=False, idle_steps=(0, 50))  # fmt: skip
+    opts = Options(
+        models=["uvloop"],
+        workloads=select("idle"),
+        duration=0.3,
+        warmup=0.1,
+        references=False,
+        idle_steps=(0, 50),
+    )
     (row,) = run_all(opts)
     assert row["idle"]["max_held"] == 50 and row["idle"]["limit"] is None
     assert row["idle"]["steps"][0]["pss_mb"] > 0

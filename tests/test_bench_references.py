@@ -47,9 +47,23 @@ def test_echo_reference_echoes(name: str) -> None:
 
 def test_bench_cli_writes_its_files(tmp_path: Path) -> None:
     args = build_parser().parse_args(
-        ["bench", "--models", "uvloop", "--workloads", "hello", "--duration", "0.3", "--warmup", "0.1",
-         "--no-references", "--no-wrk", "--no-charts", "--out", str(tmp_path)]
-    )  # fmt: skip
+        [
+            "bench",
+            "--models",
+            "uvloop",
+            "--workloads",
+            "hello",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0.1",
+            "--no-references",
+            "--no-wrk",
+            "--no-charts",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert bench_cli.run(args) == 0
     (out,) = tmp_path.iterdir()
     doc = json.loads((out / "results.json").read_text())

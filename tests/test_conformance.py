@@ -68,7 +68,9 @@ def test_chunked_request_body(server: ServerProcess) -> None:
 
 def test_expect_100_continue(server: ServerProcess) -> None:
     with Wire(server.port) as w:
-        w.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        w.send(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+        )
         assert w.read_response().status == 100
         w.send(b"hello")
         r = w.read_response()
@@ -94,7 +96,9 @@ def test_connection_close_honoured(server: ServerProcess) -> None:
 def test_large_body_echoed(server: ServerProcess) -> None:
     body = bytes(range(256)) * 3000  # 768 KB, under the 1 MiB limit
     with Wire(server.port) as w:
-        r = w.request(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        r = w.request(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
     assert r.body == body
 
 
@@ -134,29 +138,49 @@ def test_stats_document(server: ServerProcess) -> None:
     with Wire(server.port) as w:
         w.request(get("/"))
         stats = json.loads(w.request(get("/stats")).body)
-    for key in ("model", "pid", "workers", "uptime_s", "connections_open", "connections_total",
-                "requests_total", "rss_bytes"):
+    for key in (
+        "model",
+        "pid",
+        "workers",
+        "uptime_s",
+        "connections_open",
+        "connections_total",
+        "requests_total",
+        "rss_bytes",
+    ):
         assert key in stats
     assert stats["model"] == server.model
-    assert stats["connections_open"] >= 1 and stats["requests_total"] >= 2 and stats["rss_bytes"] > 0
+    assert (
+        stats["connections_open"] >= 1 and stats["requests_total"] >= 2 and stats["rss_bytes"] > 0
+    )
 
 
 BAD_INPUTS = [
-    (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+    (
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        400,
+    ),
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n\r\n", 400),
     (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
     (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(120)) + b"\r\n", 431),
+    (
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: y\r\n" % i for i in range(120))
+        + b"\r\n",
+        431,
+    ),
     (b"GET /io?ms=abc HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     (b"PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
     (b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404),
 ]
 
 
-@pytest.mark.parametrize(("data", "status"), BAD_INPUTS, ids=[str(s) + "-" + repr(d[:24]) for d, s in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("data", "status"), BAD_INPUTS, ids=[str(s) + "-" + repr(d[:24]) for d, s in BAD_INPUTS]
+)
 def test_bad_input_answered_closed_and_others_unaffected(
     server: ServerProcess, data: bytes, status: int
 ) -> None:
@@ -216,7 +240,9 @@ def test_sigterm_finishes_in_flight_and_leaves_nothing(model: str) -> None:
 def test_unknown_model_lists_the_models() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "iomodels", "serve", "--model", "nope", "--port", "0"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert out.returncode == 2
     assert "unknown model 'nope'" in out.stderr

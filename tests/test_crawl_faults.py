@@ -23,9 +23,20 @@ TIMEOUT = 0.3
 RETRIES = 2
 
 LINKS = [
-    "/ok", "/slow", "/drop", "/drop-once", "/flaky", "/busy", "/loop/a", "/chain/0",
-    "/away", "/file.bin", "/gone", "/ok#again", "mailto:x@example.invalid",
-]  # fmt: skip
+    "/ok",
+    "/slow",
+    "/drop",
+    "/drop-once",
+    "/flaky",
+    "/busy",
+    "/loop/a",
+    "/chain/0",
+    "/away",
+    "/file.bin",
+    "/gone",
+    "/ok#again",
+    "mailto:x@example.invalid",
+]
 
 
 def _html(body: str) -> tuple[int, dict[str, str], bytes]:

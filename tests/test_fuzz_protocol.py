@@ -26,7 +26,9 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 LONG = settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 #: Tight limits make every size check reachable with short inputs.
-TIGHT = Limits(max_request_line=64, max_header_line=48, max_header_count=4, max_body=64, max_chunk_line=16)
+TIGHT = Limits(
+    max_request_line=64, max_header_line=48, max_header_count=4, max_body=64, max_chunk_line=16
+)
 LIMITS = st.sampled_from([Limits(), TIGHT])
 
 
@@ -82,12 +84,51 @@ def check_consistent(data: bytes, cuts: list[int], eof: bool, limits: Limits) ->
 
 # -- strategies ------------------------------------------------------------------------
 PIECES = [
-    b"GET", b"POST", b"HEAD", b" ", b"  ", b"/", b"/echo", b"/io?ms=1", b"?", b"#", b"*",
-    b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"\r\n", b"\r", b"\n", b"\t", b":", b",", b";",
-    b"=", b'"', b"Host: x", b"Host", b"Content-Length: ", b"Content-Length", b"Transfer-Encoding: ",
-    b"chunked", b"gzip", b"Connection: close", b"Connection: keep-alive", b"Expect: 100-continue",
-    b"0", b"5", b"10", b"ff", b"-", b"+", b"hello", b"\x00", b"\x7f", b"\xff", b"x" * 70,
-]  # fmt: skip
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b" ",
+    b"  ",
+    b"/",
+    b"/echo",
+    b"/io?ms=1",
+    b"?",
+    b"#",
+    b"*",
+    b"HTTP/1.1",
+    b"HTTP/1.0",
+    b"HTTP/2.0",
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"\t",
+    b":",
+    b",",
+    b";",
+    b"=",
+    b'"',
+    b"Host: x",
+    b"Host",
+    b"Content-Length: ",
+    b"Content-Length",
+    b"Transfer-Encoding: ",
+    b"chunked",
+    b"gzip",
+    b"Connection: close",
+    b"Connection: keep-alive",
+    b"Expect: 100-continue",
+    b"0",
+    b"5",
+    b"10",
+    b"ff",
+    b"-",
+    b"+",
+    b"hello",
+    b"\x00",
+    b"\x7f",
+    b"\xff",
+    b"x" * 70,
+]
 HTTPISH = st.lists(st.sampled_from(PIECES), max_size=60).map(b"".join)
 CUTS = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)
 
@@ -103,7 +144,9 @@ def valid_request(draw: st.DrawFn) -> tuple[bytes, bytes]:
     path = b"/" + draw(TOKENS).encode()
     query = draw(st.sampled_from([b"", b"?a=1", b"?ms=5&x=y"]))
     headers = [b"Host: example"]
-    headers += [f"X-{n}: {v}".encode() for n, v in draw(st.lists(st.tuples(TOKENS, VALUES), max_size=3))]
+    headers += [
+        f"X-{n}: {v}".encode() for n, v in draw(st.lists(st.tuples(TOKENS, VALUES), max_size=3))
+    ]
     chunked = draw(st.booleans())
     if chunked:
         headers.append(b"Transfer-Encoding: chunked")
@@ -134,7 +177,9 @@ def mutated(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(1, 4))):
         pos = draw(st.integers(0, len(data)))
         kind = draw(st.sampled_from(["insert", "delete", "replace"]))
-        byte = draw(st.sampled_from([b"\r", b"\n", b" ", b"\t", b":", b"\x00", b"0", b"x", b"\xff", b","]))
+        byte = draw(
+            st.sampled_from([b"\r", b"\n", b" ", b"\t", b":", b"\x00", b"0", b"x", b"\xff", b","])
+        )
         if kind == "insert":
             data[pos:pos] = byte
         elif kind == "delete" and pos < len(data):
@@ -159,7 +204,9 @@ def test_http_like_garbage(data: bytes, cuts: list[int], eof: bool, limits: Limi
 
 @FAST
 @given(pipeline=PIPELINE, cuts=CUTS, eof=st.booleans())
-def test_valid_requests_any_split(pipeline: list[tuple[bytes, bytes]], cuts: list[int], eof: bool) -> None:
+def test_valid_requests_any_split(
+    pipeline: list[tuple[bytes, bytes]], cuts: list[int], eof: bool
+) -> None:
     """Valid pipelined requests parse to exactly their bodies, however they are split."""
     data = b"".join(raw for raw, _ in pipeline)
     outcome = check_consistent(data, cuts, eof, Limits())
@@ -175,7 +222,12 @@ def test_mutated_requests(data: bytes, cuts: list[int], eof: bool, limits: Limit
 
 @pytest.mark.slow
 @LONG
-@given(data=st.one_of(st.binary(max_size=2000), HTTPISH, mutated()), cuts=CUTS, eof=st.booleans(), limits=LIMITS)
+@given(
+    data=st.one_of(st.binary(max_size=2000), HTTPISH, mutated()),
+    cuts=CUTS,
+    eof=st.booleans(),
+    limits=LIMITS,
+)
 def test_long_fuzz_run(data: bytes, cuts: list[int], eof: bool, limits: Limits) -> None:
     check_consistent(data, cuts, eof, limits)
 

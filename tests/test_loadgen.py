@@ -62,7 +62,10 @@ def test_closed_loop_http(start_server) -> None:
     server = start_server("uvloop")
     result = run_load(LoadConfig(port=server.port, connections=4, **SHORT))
     assert result.requests > 0 and result.errors == 0
-    assert result.latency_ms["p50"] is not None and result.latency_ms["p50"] <= result.latency_ms["max"]
+    assert (
+        result.latency_ms["p50"] is not None
+        and result.latency_ms["p50"] <= result.latency_ms["max"]
+    )
     assert result.connected == 4
 
 
@@ -74,7 +77,9 @@ def test_pipelining_answers_in_order(start_server) -> None:
 
 def test_echo_gets_every_byte_back(start_server) -> None:
     server = start_server("uvloop", "echo")
-    result = run_load(LoadConfig(port=server.port, mode="echo", size=10_000, connections=3, **SHORT))
+    result = run_load(
+        LoadConfig(port=server.port, mode="echo", size=10_000, connections=3, **SHORT)
+    )
     assert result.requests > 0 and result.errors == 0
     assert result.bytes_in >= 10_000 * result.requests * 0.9
 
@@ -87,7 +92,9 @@ def test_churn_opens_a_connection_per_request(start_server) -> None:
 
 def test_open_loop_keeps_to_the_rate(start_server) -> None:
     server = start_server("uvloop")
-    result = run_load(LoadConfig(port=server.port, connections=2, rate=200, duration=0.5, warmup=0.1))
+    result = run_load(
+        LoadConfig(port=server.port, connections=2, rate=200, duration=0.5, warmup=0.1)
+    )
     # never ahead of the schedule: at most what the rate allows since the start (a late loader catches up)
     assert 0 < result.requests <= 200 * (0.5 + 0.1) + 2 * 2
     assert result.errors == 0

@@ -41,9 +41,14 @@ def run_locust(
 ) -> subprocess.CompletedProcess[str]:
     """A short headless run writing every output into ``out_dir``."""
     spec = LocustRun(
-        host=host, classes=classes, users=users, spawn_rate=users, run_time=f"{seconds}s",
-        out_dir=out_dir, extra=["--server-stats-interval", "0.5", *(extra or [])],
-    )  # fmt: skip
+        host=host,
+        classes=classes,
+        users=users,
+        spawn_rate=users,
+        run_time=f"{seconds}s",
+        out_dir=out_dir,
+        extra=["--server-stats-interval", "0.5", *(extra or [])],
+    )
     return subprocess.run(spec.command(), capture_output=True, text=True, timeout=90, cwd=ROOT)
 
 
@@ -185,8 +190,12 @@ def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
     port = free_port()
     proc = subprocess.Popen(
         ["make", "-s", "locust", "MODEL=asyncio", f"WEB_PORT={port}"],
-        cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         status = None
@@ -228,10 +237,28 @@ def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
 @pytest.mark.slow
 def test_compare_two_models_writes_one_report(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "iomodels", "compare", "--models", "asyncio", "thread", "--classes", "HelloUser",
-         "--users", "5", "--duration", "3s", "--results-dir", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "iomodels",
+            "compare",
+            "--models",
+            "asyncio",
+            "thread",
+            "--classes",
+            "HelloUser",
+            "--users",
+            "5",
+            "--duration",
+            "3s",
+            "--results-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (report_dir,) = tmp_path.glob("compare-*")
     results = json.loads((report_dir / "results.json").read_text())["results"]

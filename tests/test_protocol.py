@@ -27,7 +27,9 @@ class FakeStats:
         return {"model": "test", "requests_total": self.requests}
 
 
-def events(data: bytes, *, bytewise: bool = False, eof: bool = False, limits: Limits | None = None) -> list:
+def events(
+    data: bytes, *, bytewise: bool = False, eof: bool = False, limits: Limits | None = None
+) -> list:
     """Feed ``data`` and collect every event; a ProtocolError ends the list as ("error", status)."""
     parser = RequestParser(limits)
     pieces = [data[i : i + 1] for i in range(len(data))] if bytewise else [data]
@@ -76,7 +78,9 @@ def test_header_names_lowercased_values_trimmed() -> None:
 
 
 def test_pipelined_requests_in_order() -> None:
-    reqs = both(GOOD.replace(b"/", b"/a", 1) + GOOD.replace(b"/", b"/b", 1) + GOOD.replace(b"/", b"/c", 1))
+    reqs = both(
+        GOOD.replace(b"/", b"/a", 1) + GOOD.replace(b"/", b"/b", 1) + GOOD.replace(b"/", b"/c", 1)
+    )
     assert [r.path for r in reqs] == [b"/a", b"/b", b"/c"]
 
 
@@ -171,7 +175,9 @@ def test_size_limits() -> None:
     assert both(b"GET / HTTP/1.1\r\nHost: h\r\n" + many + b"\r\n")[-1] == ("error", 431)
     too_big = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n" % (limits.max_body + 1)
     assert both(too_big)[-1] == ("error", 413)
-    chunked = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % (limits.max_body + 1)
+    chunked = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n" % (
+        limits.max_body + 1
+    )
     assert both(chunked)[-1] == ("error", 413)
 
 
@@ -201,7 +207,9 @@ def test_errors_are_sticky() -> None:
 
 def test_expect_100_continue() -> None:
     parser = RequestParser()
-    parser.receive_data(b"POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+    parser.receive_data(
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+    )
     assert parser.next_event() is CONTINUE
     assert parser.next_event() is NEED_DATA
     parser.receive_data(b"ok")
@@ -245,7 +253,9 @@ def test_http10_keep_alive_is_announced() -> None:
 
 def test_echo_route_returns_body() -> None:
     conn, _ = connection()
-    [response] = conn.receive_data(b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    [response] = conn.receive_data(
+        b"POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+    )
     assert body_of(response) == b"abc"
 
 
@@ -368,7 +378,17 @@ def test_site_latency_marks_slow_pages() -> None:
 
 # -- sans-IO: the core imports no IO library ------------------------------------------
 
-FORBIDDEN = {"socket", "selectors", "asyncio", "gevent", "uvloop", "threading", "multiprocessing", "select", "ssl"}
+FORBIDDEN = {
+    "socket",
+    "selectors",
+    "asyncio",
+    "gevent",
+    "uvloop",
+    "threading",
+    "multiprocessing",
+    "select",
+    "ssl",
+}
 
 
 def test_protocol_core_imports_no_io_library() -> None:

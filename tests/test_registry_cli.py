@@ -31,7 +31,9 @@ def test_unknown_model_error_lists_models() -> None:
 @pytest.mark.parametrize("name", [n for n in MODELS if n != "gevent"])
 def test_loading_a_model_never_imports_gevent(name: str) -> None:
     code = f"import sys; from servers.registry import load_model; load_model({name!r}); print('gevent' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert out.stdout.strip() == "False"
 
 

@@ -95,8 +95,10 @@ def test_crash_isolation(model: str, start_server: Start) -> None:
             start_to_ready = respawn_log_seconds(server)  # waits for the "respawned" line
             total = time.monotonic() - crashed_at
             assert wait_respawn(server, victim_pid, 2, 1) is not None
-            print(f"multiprocess /crash: new worker ready {total:.3f} s after the crash "
-                  f"(spawn to ready {start_to_ready:.3f} s)")  # fmt: skip
+            print(
+                f"multiprocess /crash: new worker ready {total:.3f} s after the crash "
+                f"(spawn to ready {start_to_ready:.3f} s)"
+            )
             assert total <= 1.0
         assert server.proc is not None and server.proc.poll() is None
     finally:
@@ -114,7 +116,9 @@ def test_sigkilled_worker_is_respawned(start_server: Start) -> None:
         psutil.Process(dead).kill()
         start_to_ready = respawn_log_seconds(server)
         total = time.monotonic() - killed_at
-        print(f"SIGKILL: new worker ready {total:.3f} s after the kill (spawn to ready {start_to_ready:.3f} s)")
+        print(
+            f"SIGKILL: new worker ready {total:.3f} s after the kill (spawn to ready {start_to_ready:.3f} s)"
+        )
         assert total <= 1.0
         assert wait_respawn(server, dead, 2, 1) is not None
         assert victim.closed_by_peer(2)

@@ -125,7 +125,9 @@ def test_slowloris(model: str, start_server: Start) -> None:
     """500 connections sending a byte a second: a normal client is still served, and
     every one of them is closed by the header deadline plus one second."""
     deadline = 3.0
-    server = start_server(model, args=["--header-timeout", str(deadline), "--keepalive-timeout", "3"])
+    server = start_server(
+        model, args=["--header-timeout", str(deadline), "--keepalive-timeout", "3"]
+    )
     attack = Slowloris(server.port, count=500)
     try:
         attack.open()
@@ -176,7 +178,9 @@ def test_emfile_backs_off_and_recovers(model: str) -> None:
             for sock in flood:
                 sock.close()
         recovered = time_until_served(server.port, 5)
-        print(f"{model}: {len(flood)} flood connections; CPU {spent:.2f} s over 2 s; served after {recovered}")
+        print(
+            f"{model}: {len(flood)} flood connections; CPU {spent:.2f} s over 2 s; served after {recovered}"
+        )
         assert spent < 1.0, f"accept loop spinning on EMFILE ({spent:.2f} s CPU in 2 s)"
         assert recovered is not None and recovered <= 2.0, server.log_text()[-2000:]
         assert server.proc.poll() is None

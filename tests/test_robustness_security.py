@@ -30,7 +30,9 @@ def test_defaults_are_safe() -> None:
     assert config.backlog >= 1024
     assert config.limits == Limits()
     limits = config.limits
-    assert limits.header_timeout == 10 and limits.body_timeout == 10 and limits.keepalive_timeout == 5
+    assert (
+        limits.header_timeout == 10 and limits.body_timeout == 10 and limits.keepalive_timeout == 5
+    )
     assert limits.max_body == 1 << 20 and limits.max_request_line == 8192
     assert limits.max_header_line == 8192 and limits.max_header_count == 100
 
@@ -41,7 +43,9 @@ def test_warns_when_binding_every_interface(
 ) -> None:
     """The warning comes before the bind (the test binds loopback, never every interface)."""
     real = socket.getaddrinfo
-    monkeypatch.setattr(listener_module.socket, "getaddrinfo", lambda h, *a, **k: real("127.0.0.1", *a, **k))
+    monkeypatch.setattr(
+        listener_module.socket, "getaddrinfo", lambda h, *a, **k: real("127.0.0.1", *a, **k)
+    )
     with caplog.at_level(logging.WARNING, logger="servers.listener"):
         listener_module.bind_listener(host, 0, 1).close()
     assert "binding every interface" in caplog.text
@@ -62,7 +66,16 @@ def test_crash_is_off_by_default_and_loud_when_on(start_server: Start) -> None:
     assert "WARNING" in loud.log_text() and "GET /crash is ENABLED" in loud.log_text()
 
 
-FS_EVENTS = ("open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.mkdir", "shutil.", "os.chdir")
+FS_EVENTS = (
+    "open",
+    "os.listdir",
+    "os.scandir",
+    "os.remove",
+    "os.rename",
+    "os.mkdir",
+    "shutil.",
+    "os.chdir",
+)
 _recording: list[str] | None = None
 
 
@@ -78,9 +91,19 @@ def test_no_request_touches_the_file_system() -> None:
     factory = make_connection_factory(ServerConfig(site_pages=50), LocalStats("audit"))
     requests = [
         get(path)
-        for path in ("/", "/io?ms=0", "/cpu?n=10", "/site/", "/site/3", "/site/../../etc/passwd",
-                     "/site/files/1.bin", "/site/%2e%2e/%2e%2e/etc/passwd", "/etc/passwd", "/crash")
-    ]  # fmt: skip
+        for path in (
+            "/",
+            "/io?ms=0",
+            "/cpu?n=10",
+            "/site/",
+            "/site/3",
+            "/site/../../etc/passwd",
+            "/site/files/1.bin",
+            "/site/%2e%2e/%2e%2e/etc/passwd",
+            "/etc/passwd",
+            "/crash",
+        )
+    ]
     requests.append(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n/etc/passwd")
     requests += [case.payload for case in load_cases()]
     _recording = []

@@ -82,14 +82,26 @@ def verdicts(runs: Sequence[dict[str, Any]], cpu_ms: float | None = None) -> lis
     uv, aio = run("hello", "uvloop"), run("hello", "ref-aiohttp")
     if uv and aio:
         r = _ratio(best_rps(uv), best_rps(aio))
-        out.append(Verdict("hello: uvloop req/s vs ref-aiohttp", ">= 1.6x", _fmt(r), _check(r, 1.6)))
+        out.append(
+            Verdict("hello: uvloop req/s vs ref-aiohttp", ">= 1.6x", _fmt(r), _check(r, 1.6))
+        )
         c = _ratio(cpu_us(uv), cpu_us(aio))
-        out.append(Verdict("hello: uvloop CPU us/req vs ref-aiohttp", "<= 0.6x", _fmt(c), _check(c, None, 0.6)))
+        out.append(
+            Verdict(
+                "hello: uvloop CPU us/req vs ref-aiohttp", "<= 0.6x", _fmt(c), _check(c, None, 0.6)
+            )
+        )
     asy, aio_std = run("hello", "asyncio"), run("hello", "ref-aiohttp-stdlib")
     if asy and aio_std:
         r = _ratio(best_rps(asy), best_rps(aio_std))
-        out.append(Verdict("hello: asyncio req/s vs aiohttp.web on the stdlib loop", ">= 1.4x", _fmt(r),
-                           _check(r, 1.4)))  # fmt: skip
+        out.append(
+            Verdict(
+                "hello: asyncio req/s vs aiohttp.web on the stdlib loop",
+                ">= 1.4x",
+                _fmt(r),
+                _check(r, 1.4),
+            )
+        )
     bare = run("hello", "ref-bare")
     if uv and bare:
         r = _ratio(best_rps(uv), best_rps(bare))
@@ -99,8 +111,17 @@ def verdicts(runs: Sequence[dict[str, Any]], cpu_ms: float | None = None) -> lis
         m, k = run("echo-1k", model), run("echo-1k", ref)
         if m and k:
             r = _ratio(cpu_us(m), cpu_us(k))
-            measured = f"{_fmt(r)} ({_fmt(cpu_us(m), '.1f', ' us')} vs {_fmt(cpu_us(k), '.1f', ' us')})"
-            out.append(Verdict(f"echo-1k: {model} CPU us/msg vs {ref}", "<= 1.3x", measured, _check(r, None, 1.3)))
+            measured = (
+                f"{_fmt(r)} ({_fmt(cpu_us(m), '.1f', ' us')} vs {_fmt(cpu_us(k), '.1f', ' us')})"
+            )
+            out.append(
+                Verdict(
+                    f"echo-1k: {model} CPU us/msg vs {ref}",
+                    "<= 1.3x",
+                    measured,
+                    _check(r, None, 1.3),
+                )
+            )
     # cpu: the GIL
     mp, th = run("cpu", "multiprocess"), run("cpu", "thread")
     if mp and th:
@@ -109,9 +130,19 @@ def verdicts(runs: Sequence[dict[str, Any]], cpu_ms: float | None = None) -> lis
     if th and th.get("server_cpu_pct") is not None:
         cores = th["server_cpu_pct"] / 100
         th_rps = best_rps(th)
-        via_rps = f", {th_rps * cpu_ms / 1000:.2f} cores by req/s x {cpu_ms:.2f} ms" if cpu_ms and th_rps else ""
-        out.append(Verdict("cpu: thread uses one core (the GIL)", "0.9-1.1 cores",
-                           f"{cores:.2f} cores of CPU{via_rps}", _check(cores, 0.9, 1.1)))  # fmt: skip
+        via_rps = (
+            f", {th_rps * cpu_ms / 1000:.2f} cores by req/s x {cpu_ms:.2f} ms"
+            if cpu_ms and th_rps
+            else ""
+        )
+        out.append(
+            Verdict(
+                "cpu: thread uses one core (the GIL)",
+                "0.9-1.1 cores",
+                f"{cores:.2f} cores of CPU{via_rps}",
+                _check(cores, 0.9, 1.1),
+            )
+        )
     # io-wait
     ideal = WORKLOADS["io-wait"].ideal_rps or 1
     for model in ("gevent", "asyncio", "uvloop", "multiprocess", "thread", "fork"):
@@ -119,31 +150,53 @@ def verdicts(runs: Sequence[dict[str, Any]], cpu_ms: float | None = None) -> lis
         if m:
             eff = _ratio(best_rps(m), ideal)
             must = model not in ("thread", "fork")
-            out.append(Verdict(f"io-wait: {model} efficiency", ">= 90%" if must else "report",
-                               _fmt(None if eff is None else 100 * eff, ".1f", "%"),
-                               _check(eff, 0.9) if must else None))  # fmt: skip
+            out.append(
+                Verdict(
+                    f"io-wait: {model} efficiency",
+                    ">= 90%" if must else "report",
+                    _fmt(None if eff is None else 100 * eff, ".1f", "%"),
+                    _check(eff, 0.9) if must else None,
+                )
+            )
     # idle
     for model, limit in (("asyncio", 6.0), ("uvloop", 6.0), ("gevent", 16.0)):
         m = run("idle", model)
         if m and m.get("idle"):
             idle = m["idle"]
             kib = idle.get("per_conn_kib")
-            out.append(Verdict(f"idle: {model} KiB per idle connection (at {idle.get('max_held')})",
-                               f"< {limit:g} KiB", _fmt(kib, ".1f", " KiB"),
-                               _check(kib, None, limit) if idle.get("max_held", 0) >= 10_000 else
-                               (None if kib is None else False if kib >= limit else None)))  # fmt: skip
+            out.append(
+                Verdict(
+                    f"idle: {model} KiB per idle connection (at {idle.get('max_held')})",
+                    f"< {limit:g} KiB",
+                    _fmt(kib, ".1f", " KiB"),
+                    _check(kib, None, limit)
+                    if idle.get("max_held", 0) >= 10_000
+                    else (None if kib is None else False if kib >= limit else None),
+                )
+            )
             ratio = idle.get("p99_ratio")
-            out.append(Verdict(f"idle: {model} hello p99 with {idle.get('max_held')} idle vs none", "<= 3x",
-                               _fmt(ratio), _check(ratio, None, 3.0)))  # fmt: skip
+            out.append(
+                Verdict(
+                    f"idle: {model} hello p99 with {idle.get('max_held')} idle vs none",
+                    "<= 3x",
+                    _fmt(ratio),
+                    _check(ratio, None, 3.0),
+                )
+            )
     # churn: the cost of a process, thread or greenlet per connection, over the event loop's
     costs = {m: cpu_us(run("churn", m)) for m in ("fork", "thread", "gevent", "uvloop")}
     if all(costs.values()):
         base = costs.pop("uvloop") or 0.0
         extra = " vs ".join(f"{m} {c - base:,.0f}" for m, c in costs.items() if c is not None)
         total = " vs ".join(f"{m} {c:,.0f}" for m, c in costs.items() if c is not None)
-        out.append(Verdict("churn: server CPU us per connection beyond uvloop's, fork vs thread vs greenlet",
-                           "about 750 vs 42 vs 14 us", f"{extra} us (totals {total} us; uvloop {base:,.0f} us)",
-                           None))  # fmt: skip
+        out.append(
+            Verdict(
+                "churn: server CPU us per connection beyond uvloop's, fork vs thread vs greenlet",
+                "about 750 vs 42 vs 14 us",
+                f"{extra} us (totals {total} us; uvloop {base:,.0f} us)",
+                None,
+            )
+        )
     return out
 
 
@@ -158,6 +211,9 @@ def shared_state_verdict(doc: dict[str, Any] | None) -> Verdict | None:
         f"{free['lost']:,} of {free['expected']:,} updates lost ({free['lost'] / free['expected']:.0%}); "
         f"with threading.Lock {locked['lost']:,} lost, at {per_update_us:.2f} us per update"
     )
-    return Verdict("threads share variables: a shared counter needs threading.Lock",
-                   "updates lost without the lock, none with it", measured,
-                   free["lost"] > 0 and locked["lost"] == 0)  # fmt: skip
+    return Verdict(
+        "threads share variables: a shared counter needs threading.Lock",
+        "updates lost without the lock, none with it",
+        measured,
+        free["lost"] > 0 and locked["lost"] == 0,
+    )

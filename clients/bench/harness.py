@@ -77,7 +77,9 @@ def build_jobs(opts: Options) -> list[Job]:
     """Every (workload, target) pair to run, models first then that workload's references."""
     jobs: list[Job] = []
     for workload in opts.workloads:
-        placement = plan(opts.server_cpus or None, opts.loader_cpus or None, workload.server_all_cpus)
+        placement = plan(
+            opts.server_cpus or None, opts.loader_cpus or None, workload.server_all_cpus
+        )
         names = list(opts.models)
         if opts.references:
             names += [r for r in workload.references if r not in names]
@@ -132,12 +134,19 @@ def run_job(job: Job, opts: Options) -> dict[str, Any]:
         "connections": job.workload.connections,
         "placement": job.placement.to_dict(),
     }
-    server = TargetProcess(job.target, job.workload.protocol, server_args(job), cpus=job.placement.server_cpus)
+    server = TargetProcess(
+        job.target, job.workload.protocol, server_args(job), cpus=job.placement.server_cpus
+    )
     try:
         server.start()
     except ServerStartError as exc:
         log.error("%s", exc)
-        return {**row, "failed": f"server did not start: {str(exc)[:300]}", "errors": 1, "flagged": True}
+        return {
+            **row,
+            "failed": f"server did not start: {str(exc)[:300]}",
+            "errors": 1,
+            "flagged": True,
+        }
     try:
         sampler = TreeSampler(server.pid, wrapper=job.target.wrapper)
         row["server_cpus_by_pid"] = {str(k): v for k, v in sampler.affinity().items()}
@@ -159,7 +168,9 @@ def run_job(job: Job, opts: Options) -> dict[str, Any]:
     return row
 
 
-def _loader_args(job: Job, target_url: str, opts: Options, duration: float, warmup: float) -> list[str]:
+def _loader_args(
+    job: Job, target_url: str, opts: Options, duration: float, warmup: float
+) -> list[str]:
     w = job.workload
     args = [target_url, "-c", str(w.connections), "-d", str(duration), "-w", str(warmup)]
     if w.mode == "echo":
@@ -169,7 +180,9 @@ def _loader_args(job: Job, target_url: str, opts: Options, duration: float, warm
     return args
 
 
-def _run_load(job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options) -> dict[str, Any]:
+def _run_load(
+    job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
+) -> dict[str, Any]:
     loader = LoaderProcess(
         _loader_args(job, url(job, server, opts), opts, opts.duration, opts.warmup),
         job.placement.loader_cpus,
@@ -232,10 +245,15 @@ def _run_wrk(job: Job, server: TargetProcess, opts: Options) -> dict[str, Any]:
     return figures
 
 
-def _run_idle(job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options) -> dict[str, Any]:
+def _run_idle(
+    job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
+) -> dict[str, Any]:
     probe_s = min(opts.duration, 2.0)
     steps_arg = ",".join(map(str, opts.idle_steps))
-    args = _loader_args(job, url(job, server, opts), opts, probe_s, 0.5) + ["--idle-steps", steps_arg]
+    args = _loader_args(job, url(job, server, opts), opts, probe_s, 0.5) + [
+        "--idle-steps",
+        steps_arg,
+    ]
     loader = LoaderProcess(args, job.placement.loader_cpus, timeout=60 + 30 * len(opts.idle_steps))
     steps: list[dict[str, Any]] = []
     measured: dict[str, Any] = {}
@@ -244,8 +262,12 @@ def _run_idle(job: Job, server: TargetProcess, sampler: TreeSampler, opts: Optio
             kind = event["event"]
             if kind == "holding":
                 usage = sampler.usage()
-                measured = {"pss_mb": sampler.pss() / MIB, "rss_mb": usage["rss"] / MIB,
-                            "processes": usage["processes"], "threads": usage["threads"]}  # fmt: skip
+                measured = {
+                    "pss_mb": sampler.pss() / MIB,
+                    "rss_mb": usage["rss"] / MIB,
+                    "processes": usage["processes"],
+                    "threads": usage["threads"],
+                }
                 loader.send()
             elif kind == "step":
                 event.pop("event")
@@ -257,6 +279,7 @@ def _run_idle(job: Job, server: TargetProcess, sampler: TreeSampler, opts: Optio
 
 def summarize_idle(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The idle row: per-connection memory, the limit, hello latency with none and with the most open."""
+
     def failed(step: dict[str, Any]) -> int:
         return sum(step.get(k, 0) for k in ("refused", "closed", "stalled", "connect", "dropped"))
 
@@ -272,16 +295,24 @@ def summarize_idle(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
         per_conn = (top["pss_mb"] - base["pss_mb"]) * 1024 / top["held"]
     p99_0 = base["probe"]["latency_ms"].get("p99")
     p99_top = top["probe"]["latency_ms"].get("p99")
-    out["idle"].update({
-        "max_held": top["held"],
-        "per_conn_kib": per_conn,
-        "limit": None if limit is None else {
-            "target": limit["target"], "held": limit["held"], "refused": limit["refused"] + limit["closed"]
-            + limit["connect"], "stalled": limit["stalled"], "dropped": limit["dropped"]},
-        "p99_ms_none": p99_0,
-        "p99_ms_max": p99_top,
-        "p99_ratio": p99_top / p99_0 if p99_0 and p99_top else None,
-    })  # fmt: skip
+    out["idle"].update(
+        {
+            "max_held": top["held"],
+            "per_conn_kib": per_conn,
+            "limit": None
+            if limit is None
+            else {
+                "target": limit["target"],
+                "held": limit["held"],
+                "refused": limit["refused"] + limit["closed"] + limit["connect"],
+                "stalled": limit["stalled"],
+                "dropped": limit["dropped"],
+            },
+            "p99_ms_none": p99_0,
+            "p99_ms_max": p99_top,
+            "p99_ratio": p99_top / p99_0 if p99_0 and p99_top else None,
+        }
+    )
     probe = top["probe"]
     return {
         **out,
@@ -292,15 +323,20 @@ def summarize_idle(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "server_cpu_us_per_req": None,
         "server_rss_mb": max(s.get("rss_mb", 0) for s in steps),
         "server_pss_mb": top.get("pss_mb"),
-        "server_tasks": {"processes": max(s.get("processes", 0) for s in steps),
-                         "threads": max(s.get("threads", 0) for s in steps)},  # fmt: skip
+        "server_tasks": {
+            "processes": max(s.get("processes", 0) for s in steps),
+            "threads": max(s.get("threads", 0) for s in steps),
+        },
         "loader_cpu_pct": None,
         "loader_bound": False,
     }
 
 
-def run_all(opts: Options, on_start: Callable[[Job, int], None] | None = None,
-            on_done: Callable[[Job, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def run_all(
+    opts: Options,
+    on_start: Callable[[Job, int], None] | None = None,
+    on_done: Callable[[Job, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """Run every job in turn (one at a time: never two loads at once)."""
     jobs = build_jobs(opts)
     loader_cpus = plan(opts.server_cpus or None, opts.loader_cpus or None).loader_cpus

@@ -24,8 +24,10 @@ class LoaderProcess:
         self._err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "clients.loadgen", *args, "--json"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._err,
+        )
         try:
             os.sched_setaffinity(self.proc.pid, cpus)
         except OSError:
@@ -60,7 +62,9 @@ class LoaderProcess:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     self.proc.wait()
-                    raise LoaderError(f"loader exited ({self.proc.returncode}); stderr:\n{self.stderr()}")
+                    raise LoaderError(
+                        f"loader exited ({self.proc.returncode}); stderr:\n{self.stderr()}"
+                    )
                 buf += chunk
 
     def send(self, line: str = "") -> None:
@@ -82,5 +86,3 @@ class LoaderProcess:
             if stream:
                 stream.close()
         self._err.close()
-
-

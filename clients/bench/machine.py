@@ -10,7 +10,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("uvloop", "gevent", "greenlet", "aiohttp", "psutil", "hdrhistogram", "matplotlib", "rich")
+PACKAGES = (
+    "uvloop",
+    "gevent",
+    "greenlet",
+    "aiohttp",
+    "psutil",
+    "hdrhistogram",
+    "matplotlib",
+    "rich",
+)
 
 
 def cpu_model() -> str:
@@ -32,11 +41,21 @@ def _version(package: str) -> str | None:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             check=False, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         commit = out.stdout.strip() or None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "servers", "clients"], capture_output=True,
-                               text=True, check=False, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "servers", "clients"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         return f"{commit} (with uncommitted changes)" if commit and dirty.stdout.strip() else commit
     except OSError:
         return None

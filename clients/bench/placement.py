@@ -44,15 +44,20 @@ def parse_cpus(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def plan(server: Sequence[int] | None = None, loader: Sequence[int] | None = None,
-         all_cpus_for_server: bool = False) -> Placement:  # fmt: skip
+def plan(
+    server: Sequence[int] | None = None,
+    loader: Sequence[int] | None = None,
+    all_cpus_for_server: bool = False,
+) -> Placement:
     """Default: server on the first CPU, loader on the rest (both on CPU 0 if there is only one).
 
     ``all_cpus_for_server`` gives the server every CPU (the loader keeps its own, now shared).
     """
     cpus = available_cpus()
     server_cpus = tuple(server) if server else (cpus[0],)
-    loader_cpus = tuple(loader) if loader else (tuple(c for c in cpus if c not in server_cpus) or server_cpus)
+    loader_cpus = (
+        tuple(loader) if loader else (tuple(c for c in cpus if c not in server_cpus) or server_cpus)
+    )
     if all_cpus_for_server:
         server_cpus = tuple(cpus)
     return Placement(server_cpus, loader_cpus, bool(set(server_cpus) & set(loader_cpus)))

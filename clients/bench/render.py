@@ -31,9 +31,13 @@ def _tasks(run: dict[str, Any]) -> str:
     return f"{tasks.get('processes') or '-'} / {tasks.get('threads') or '-'}"
 
 
-def workload_table(workload: str, runs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+def workload_table(
+    workload: str, runs: Sequence[dict[str, Any]]
+) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows for one workload, sorted by throughput."""
-    rows_in = sorted((r for r in runs if r["workload"] == workload), key=lambda r: -(best_rps(r) or 0))
+    rows_in = sorted(
+        (r for r in runs if r["workload"] == workload), key=lambda r: -(best_rps(r) or 0)
+    )
     echo = workload.startswith("echo")
     has_wrk = any(r.get("wrk") for r in rows_in)
     headers = ["server", "req/s" if not echo else "msg/s"]
@@ -41,13 +45,25 @@ def workload_table(workload: str, runs: Sequence[dict[str, Any]]) -> tuple[list[
         headers += ["wrk req/s", "wrk p99 ms"]
     if echo:
         headers.append("MiB/s")
-    headers += ["of ref-bare", "vs ref-aiohttp", "CPU us/req", "server CPU", *LAT_HEADERS,
-                "RSS MiB", "procs / threads", "loader CPU", "errors"]  # fmt: skip
+    headers += [
+        "of ref-bare",
+        "vs ref-aiohttp",
+        "CPU us/req",
+        "server CPU",
+        *LAT_HEADERS,
+        "RSS MiB",
+        "procs / threads",
+        "loader CPU",
+        "errors",
+    ]
     rows: list[list[Any]] = []
     for r in rows_in:
         name = label(r["model"]) + (" ⚠" if r.get("flagged") else "")
         if r.get("failed"):
-            rows.append([name, "failed: " + str(r["failed"]).splitlines()[0][:80]] + [""] * (len(headers) - 2))
+            rows.append(
+                [name, "failed: " + str(r["failed"]).splitlines()[0][:80]]
+                + [""] * (len(headers) - 2)
+            )
             continue
         lat = r.get("latency_ms") or {}
         row = [name, _rps_cell(r)]
@@ -56,21 +72,35 @@ def workload_table(workload: str, runs: Sequence[dict[str, Any]]) -> tuple[list[
             row += [fmt_num(w.get("rps")), fmt_ms((w.get("latency_ms") or {}).get("p99"))]
         if echo:
             row.append(fmt_num(r.get("mib_s"), 1))
-        row += [fmt_pct(r.get("of_bare")), fmt_ratio(r.get("vs_aiohttp")),
-                fmt_num(r.get("server_cpu_us_per_req"), 1),
-                "-" if r.get("server_cpu_pct") is None else f"{r['server_cpu_pct']:.0f}%",
-                *(fmt_ms(lat.get(k)) for k, _ in PERCENTILES),
-                fmt_num(r.get("server_rss_mb"), 1), _tasks(r),
-                "-" if r.get("loader_cpu_pct") is None else
-                f"{r['loader_cpu_pct']:.0f}%" + (" (bound)" if r.get("loader_bound") else ""),
-                fmt_num(r.get("errors"))]  # fmt: skip
+        row += [
+            fmt_pct(r.get("of_bare")),
+            fmt_ratio(r.get("vs_aiohttp")),
+            fmt_num(r.get("server_cpu_us_per_req"), 1),
+            "-" if r.get("server_cpu_pct") is None else f"{r['server_cpu_pct']:.0f}%",
+            *(fmt_ms(lat.get(k)) for k, _ in PERCENTILES),
+            fmt_num(r.get("server_rss_mb"), 1),
+            _tasks(r),
+            "-"
+            if r.get("loader_cpu_pct") is None
+            else f"{r['loader_cpu_pct']:.0f}%" + (" (bound)" if r.get("loader_bound") else ""),
+            fmt_num(r.get("errors")),
+        ]
         rows.append(row)
     return headers, rows
 
 
 def idle_table(runs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    headers = ["server", "held (max clean step)", "KiB / connection", "refuses or stalls at",
-               "hello p99 ms, none idle", "hello p99 ms, max idle", "ratio", "PSS MiB", "procs / threads"]  # fmt: skip
+    headers = [
+        "server",
+        "held (max clean step)",
+        "KiB / connection",
+        "refuses or stalls at",
+        "hello p99 ms, none idle",
+        "hello p99 ms, max idle",
+        "ratio",
+        "PSS MiB",
+        "procs / threads",
+    ]
     rows = []
     for r in sorted((r for r in runs if r["workload"] == "idle"), key=lambda r: r["model"]):
         idle = r.get("idle") or {}
@@ -78,12 +108,26 @@ def idle_table(runs: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any
             rows.append([label(r["model"]), "failed"] + [""] * (len(headers) - 2))
             continue
         limit = idle.get("limit")
-        at = "-" if not limit else (
-            f"{limit['held']:,} held of {limit['target']:,} ({limit['refused']} refused, {limit['stalled']} stalled)"
+        at = (
+            "-"
+            if not limit
+            else (
+                f"{limit['held']:,} held of {limit['target']:,} ({limit['refused']} refused, {limit['stalled']} stalled)"
+            )
         )
-        rows.append([label(r["model"]), fmt_num(idle.get("max_held")), fmt_num(idle.get("per_conn_kib"), 1), at,
-                     fmt_ms(idle.get("p99_ms_none")), fmt_ms(idle.get("p99_ms_max")), fmt_ratio(idle.get("p99_ratio")),
-                     fmt_num(r.get("server_pss_mb"), 1), _tasks(r)])  # fmt: skip
+        rows.append(
+            [
+                label(r["model"]),
+                fmt_num(idle.get("max_held")),
+                fmt_num(idle.get("per_conn_kib"), 1),
+                at,
+                fmt_ms(idle.get("p99_ms_none")),
+                fmt_ms(idle.get("p99_ms_max")),
+                fmt_ratio(idle.get("p99_ratio")),
+                fmt_num(r.get("server_pss_mb"), 1),
+                _tasks(r),
+            ]
+        )
     return headers, rows
 
 
@@ -110,13 +154,20 @@ def _worker_cpus(runs: Sequence[dict[str, Any]]) -> str:
         if r["model"] == "multiprocess" and r.get("server_cpus_by_pid"):
             cpus = sorted({tuple(v) for v in r["server_cpus_by_pid"].values()})
             procs = len(r["server_cpus_by_pid"])
-            lines.append(f"`{r['workload']}`: {procs} processes (supervisor, workers, multiprocessing helper) on CPUs "
-                         f"{'; '.join(','.join(map(str, c)) for c in cpus)}")  # fmt: skip
+            lines.append(
+                f"`{r['workload']}`: {procs} processes (supervisor, workers, multiprocessing helper) on CPUs "
+                f"{'; '.join(','.join(map(str, c)) for c in cpus)}"
+            )
     return "\n".join(f"- {line}" for line in lines) + "\n" if lines else ""
 
 
-def render(machine: dict[str, Any], runs: Sequence[dict[str, Any]], verdicts: Sequence[Verdict],
-           charts: Sequence[Path], notes: Sequence[str]) -> str:  # fmt: skip
+def render(
+    machine: dict[str, Any],
+    runs: Sequence[dict[str, Any]],
+    verdicts: Sequence[Verdict],
+    charts: Sequence[Path],
+    notes: Sequence[str],
+) -> str:
     """The whole report.md."""
     out = ["# iomodels benchmark\n", _machine(machine)]
     if notes:
@@ -133,17 +184,26 @@ def render(machine: dict[str, Any], runs: Sequence[dict[str, Any]], verdicts: Se
     if wm:
         out.append("\n**multiprocess workers** (one per server CPU):\n\n" + wm)
     out.append("\n## Verdicts\n\n")
-    out.append(markdown_table(["claim", "target", "measured", "holds"],
-                              [[v.claim, v.target, v.measured, {True: "yes", False: "**no**", None: "-"}[v.holds]]
-                               for v in verdicts], align="llll"))  # fmt: skip
+    out.append(
+        markdown_table(
+            ["claim", "target", "measured", "holds"],
+            [
+                [v.claim, v.target, v.measured, {True: "yes", False: "**no**", None: "-"}[v.holds]]
+                for v in verdicts
+            ],
+            align="llll",
+        )
+    )
     for name, workload in WORKLOADS.items():
         if not any(r["workload"] == name for r in runs):
             continue
         out.append(f"\n## {name}\n\n{workload.summary}.\n\n")
         if name == "idle":
             out.append(markdown_table(*idle_table(runs)))
-            out.append("\nPer-connection memory is the growth of the tree's PSS from 0 to the largest step "
-                       "the server held completely, divided by the connections held.\n")  # fmt: skip
+            out.append(
+                "\nPer-connection memory is the growth of the tree's PSS from 0 to the largest step "
+                "the server held completely, divided by the connections held.\n"
+            )
         else:
             out.append(markdown_table(*workload_table(name, runs)))
     if charts:
@@ -154,27 +214,62 @@ def render(machine: dict[str, Any], runs: Sequence[dict[str, Any]], verdicts: Se
 def compact(doc: dict[str, Any]) -> str:
     """A short markdown summary of a results.json (the README's Results section)."""
     runs, machine = doc["runs"], doc["machine"]
-    out = [f"{machine.get('cpu_model')}, {machine.get('cpu_count')} CPUs, {machine.get('python')}; "
-           f"{machine.get('placement')}; {machine.get('duration_s')} s per run. "
-           f"Regenerate with `{machine.get('command', 'make bench')}`.\n\n"]  # fmt: skip
-    out.append(markdown_table(["claim", "target", "measured", "holds"],
-                              [[v["claim"], v["target"], v["measured"],
-                                {True: "yes", False: "**no**", None: "-"}[v["holds"]]] for v in doc["verdicts"]],
-                              align="llll"))  # fmt: skip
+    out = [
+        f"{machine.get('cpu_model')}, {machine.get('cpu_count')} CPUs, {machine.get('python')}; "
+        f"{machine.get('placement')}; {machine.get('duration_s')} s per run. "
+        f"Regenerate with `{machine.get('command', 'make bench')}`.\n\n"
+    ]
+    out.append(
+        markdown_table(
+            ["claim", "target", "measured", "holds"],
+            [
+                [
+                    v["claim"],
+                    v["target"],
+                    v["measured"],
+                    {True: "yes", False: "**no**", None: "-"}[v["holds"]],
+                ]
+                for v in doc["verdicts"]
+            ],
+            align="llll",
+        )
+    )
     for name in WORKLOADS:
-        rows_in = sorted((r for r in runs if r["workload"] == name and not r.get("failed")),
-                         key=lambda r: -(best_rps(r) or 0))  # fmt: skip
+        rows_in = sorted(
+            (r for r in runs if r["workload"] == name and not r.get("failed")),
+            key=lambda r: -(best_rps(r) or 0),
+        )
         if not rows_in or name == "idle":
             continue
         wrk = any(r.get("wrk") for r in rows_in)
-        headers = ["server", "req/s", *(["wrk req/s"] if wrk else []), "CPU us/req", "p50 ms", "p99 ms", "errors"]
-        rows = [[label(r["model"]), _rps_cell(r), *([fmt_num((r.get("wrk") or {}).get("rps"))] if wrk else []),
-                 fmt_num(r.get("server_cpu_us_per_req"), 1), fmt_ms((r.get("latency_ms") or {}).get("p50")),
-                 fmt_ms((r.get("latency_ms") or {}).get("p99")), fmt_num(r.get("errors"))] for r in rows_in]  # fmt: skip
+        headers = [
+            "server",
+            "req/s",
+            *(["wrk req/s"] if wrk else []),
+            "CPU us/req",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+        ]
+        rows = [
+            [
+                label(r["model"]),
+                _rps_cell(r),
+                *([fmt_num((r.get("wrk") or {}).get("rps"))] if wrk else []),
+                fmt_num(r.get("server_cpu_us_per_req"), 1),
+                fmt_ms((r.get("latency_ms") or {}).get("p50")),
+                fmt_ms((r.get("latency_ms") or {}).get("p99")),
+                fmt_num(r.get("errors")),
+            ]
+            for r in rows_in
+        ]
         out.append(f"\n**{name}** ({WORKLOADS[name].summary})\n\n" + markdown_table(headers, rows))
     if any(r["workload"] == "idle" for r in runs):
         headers, rows = idle_table(runs)
-        out.append(f"\n**idle** ({WORKLOADS['idle'].summary})\n\n" + markdown_table(headers[:7], [r[:7] for r in rows]))
+        out.append(
+            f"\n**idle** ({WORKLOADS['idle'].summary})\n\n"
+            + markdown_table(headers[:7], [r[:7] for r in rows])
+        )
     return "".join(out)
 
 

@@ -126,7 +126,9 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align:
     return "\n".join(lines) + "\n"
 
 
-def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> Any:
+def rich_table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = ""
+) -> Any:
     """The same table as a :class:`rich.table.Table` for the terminal (references dimmed)."""
     from rich.table import Table
 
@@ -134,7 +136,7 @@ def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]
     justify = {"l": "left", "r": "right", "c": "center"}
     table = Table(title=title, title_justify="left")
     for index, header in enumerate(headers):
-        table.add_column(header, justify=justify.get(align[index:index + 1], "right"))  # type: ignore[arg-type]
+        table.add_column(header, justify=justify.get(align[index : index + 1], "right"))  # type: ignore[arg-type]
     for row in rows:
         first = str(row[0]) if row else ""
         style = "dim" if is_reference(first.strip("*").split(" ")[0]) else None
@@ -153,7 +155,16 @@ def _pyplot() -> Any:
 
 
 def _colors(names: Sequence[str]) -> list[str]:
-    palette = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"]
+    palette = [
+        "#4C72B0",
+        "#DD8452",
+        "#55A868",
+        "#C44E52",
+        "#8172B3",
+        "#937860",
+        "#DA8BC3",
+        "#8C8C8C",
+    ]
     out = []
     index = 0
     for name in names:
@@ -197,8 +208,10 @@ def bar_chart(
             ax.annotate(
                 fmt_num(value, 0 if abs(value) >= 100 else 2),  # type: ignore[arg-type]
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                ha="center", va="bottom", fontsize=7,
-            )  # fmt: skip
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
     if hline is not None:
         ax.axhline(hline[0], linestyle="--", color="#444444", linewidth=1)
         ax.annotate(hline[1], (len(labels) - 0.5, hline[0]), ha="right", va="bottom", fontsize=8)
@@ -228,8 +241,15 @@ def grouped_bar_chart(
     for index, (name, color) in enumerate(zip(names, _colors(names), strict=True)):
         heights = [math.nan if _missing(v) else float(v) for v in series[name]]  # type: ignore[arg-type]
         xs = [g + (index - (len(names) - 1) / 2) * width for g in range(len(groups))]
-        ax.bar(xs, heights, width, label=label(name, markdown=False), color=color,
-               hatch="//" if is_reference(name) else None, edgecolor="white")  # fmt: skip
+        ax.bar(
+            xs,
+            heights,
+            width,
+            label=label(name, markdown=False),
+            color=color,
+            hatch="//" if is_reference(name) else None,
+            edgecolor="white",
+        )
     ax.set_xticks(range(len(groups)), list(groups))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -257,8 +277,14 @@ def percentile_chart(
     for name, color in zip(latencies, _colors(list(latencies)), strict=True):
         values = [latencies[name].get(k) for k in keys]
         ys = [math.nan if _missing(v) or not v else float(v) for v in values]  # type: ignore[arg-type]
-        ax.plot(range(len(keys)), ys, marker="o", color=color, label=label(name, markdown=False),
-                linestyle="--" if is_reference(name) else "-")  # fmt: skip
+        ax.plot(
+            range(len(keys)),
+            ys,
+            marker="o",
+            color=color,
+            label=label(name, markdown=False),
+            linestyle="--" if is_reference(name) else "-",
+        )
     ax.set_xticks(range(len(keys)), [text for _, text in PERCENTILES])
     ax.set_yscale("log")
     ax.set_ylabel(f"latency ({unit}, log)")
@@ -284,8 +310,14 @@ def line_chart(
     for name, color in zip(series, _colors(list(series)), strict=True):
         xs, ys = series[name]
         clean = [math.nan if _missing(y) else float(y) for y in ys]  # type: ignore[arg-type]
-        ax.plot(list(xs), clean, marker="o", color=color, label=label(name, markdown=False),
-                linestyle="--" if is_reference(name) else "-")  # fmt: skip
+        ax.plot(
+            list(xs),
+            clean,
+            marker="o",
+            color=color,
+            label=label(name, markdown=False),
+            linestyle="--" if is_reference(name) else "-",
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -12,10 +12,29 @@ from typing import Any
 from clients.bench.analysis import Verdict, add_ratios, shared_state_verdict, verdicts
 from clients.bench.report import PERCENTILES
 
-CSV_FIELDS = ["workload", "model", "reference", "rps", "mib_s", *(f"latency_{k}_ms" for k, _ in PERCENTILES),
-              "errors", "server_cpu_us_per_req", "server_cpu_pct", "server_rss_mb", "server_processes",
-              "server_threads", "loader_cpu_pct", "loader_bound", "of_bare", "vs_aiohttp", "wrk_rps",
-              "wrk_p99_ms", "idle_per_conn_kib", "idle_max_held", "flagged"]  # fmt: skip
+CSV_FIELDS = [
+    "workload",
+    "model",
+    "reference",
+    "rps",
+    "mib_s",
+    *(f"latency_{k}_ms" for k, _ in PERCENTILES),
+    "errors",
+    "server_cpu_us_per_req",
+    "server_cpu_pct",
+    "server_rss_mb",
+    "server_processes",
+    "server_threads",
+    "loader_cpu_pct",
+    "loader_bound",
+    "of_bare",
+    "vs_aiohttp",
+    "wrk_rps",
+    "wrk_p99_ms",
+    "idle_per_conn_kib",
+    "idle_max_held",
+    "flagged",
+]
 
 
 def new_dir(root: Path) -> Path:
@@ -43,8 +62,13 @@ def csv_row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_all(out: Path, machine: dict[str, Any], runs: list[dict[str, Any]], notes: Sequence[str],
-              charts: bool = True) -> tuple[Path, list[Verdict]]:  # fmt: skip
+def write_all(
+    out: Path,
+    machine: dict[str, Any],
+    runs: list[dict[str, Any]],
+    notes: Sequence[str],
+    charts: bool = True,
+) -> tuple[Path, list[Verdict]]:
     """Write every file into ``out``; returns report.md's path and the verdicts."""
     from clients.bench.render import render
 
@@ -53,7 +77,12 @@ def write_all(out: Path, machine: dict[str, Any], runs: list[dict[str, Any]], no
     shared = shared_state_verdict(machine.get("shared_counter"))
     if shared is not None:
         checked.append(shared)
-    doc = {"machine": machine, "runs": runs, "verdicts": [v.to_dict() for v in checked], "notes": list(notes)}
+    doc = {
+        "machine": machine,
+        "runs": runs,
+        "verdicts": [v.to_dict() for v in checked],
+        "notes": list(notes),
+    }
     (out / "results.json").write_text(json.dumps(doc, indent=1, default=str))
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, CSV_FIELDS)

@@ -111,4 +111,8 @@ class TreeSampler:
         if self._thread is not None:
             self._thread.join()
         self._sample()
-        return {"peak_rss": self.peak_rss, "processes": self.peak_processes, "threads": self.peak_threads}
+        return {
+            "peak_rss": self.peak_rss,
+            "processes": self.peak_processes,
+            "threads": self.peak_threads,
+        }

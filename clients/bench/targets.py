@@ -71,12 +71,27 @@ TARGETS: dict[str, Target] = {**MODELS, **REFERENCES}
 class TargetProcess(ServerProcess):
     """A :class:`ServerProcess` that also starts reference servers."""
 
-    def __init__(self, target: Target, protocol: str, args: Sequence[str] = (), *, cpus: Sequence[int]) -> None:
+    def __init__(
+        self, target: Target, protocol: str, args: Sequence[str] = (), *, cpus: Sequence[int]
+    ) -> None:
         super().__init__(target.name, protocol, args, cpus=cpus)
         self.target = target
 
     def command(self) -> list[str]:
         if self.target.module is None:
             return super().command()
-        return [sys.executable, "-m", self.target.module, "--port", "0", "--host", self.host,
-                "--protocol", self.protocol, "--name", self.target.name, *self.target.args, *self.args]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            self.target.module,
+            "--port",
+            "0",
+            "--host",
+            self.host,
+            "--protocol",
+            self.protocol,
+            "--name",
+            self.target.name,
+            *self.target.args,
+            *self.args,
+        ]

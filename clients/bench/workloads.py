@@ -83,5 +83,7 @@ def select(names: str | None) -> list[Workload]:
     chosen = names.replace(",", " ").split()
     unknown = [n for n in chosen if n not in WORKLOADS]
     if unknown:
-        raise ValueError(f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}")
+        raise ValueError(
+            f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+        )
     return [WORKLOADS[n] for n in chosen]

@@ -45,14 +45,20 @@ def parse(output: str) -> dict[str, Any]:
     latency["max"] = _ms(stats.group(3)) if stats else None
     requests = re.search(r"(\d+) requests in", output)
     errors = 0
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     if sock:
         errors += sum(int(g) for g in sock.groups())
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non2xx:
         errors += int(non2xx.group(1))
-    return {"rps": float(rps.group(1)), "latency_ms": latency, "errors": errors,
-            "requests": int(requests.group(1)) if requests else None}  # fmt: skip
+    return {
+        "rps": float(rps.group(1)),
+        "latency_ms": latency,
+        "errors": errors,
+        "requests": int(requests.group(1)) if requests else None,
+    }
 
 
 def command(url: str, connections: int, duration: float) -> list[str]:

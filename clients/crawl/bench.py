@@ -45,8 +45,19 @@ def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[st
         if crawler == "scrapy":
             command = [sys.executable, "-m", "clients.crawl.scrapy_ref", url, str(concurrency)]
         else:
-            command = [sys.executable, "-m", "iomodels", "crawl", "--crawler", crawler,
-                       "--url", url, "--concurrency", str(concurrency), "--json"]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "iomodels",
+                "crawl",
+                "--crawler",
+                crawler,
+                "--url",
+                url,
+                "--concurrency",
+                str(concurrency),
+                "--json",
+            ]
         started = time.perf_counter()
         proc = subprocess.run(
             command,
@@ -103,8 +114,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{crawler:>11} x{concurrency:<4} {shown:>9} pages/s  digest_ok={run.get('digest_ok')}",
                 flush=True,
             )
-    setup = {"server": args.server, "pages": args.pages, "latency_ms": args.latency_ms,
-             "levels": levels, "cpus": os.cpu_count(), "python": sys.version.split()[0]}  # fmt: skip
+    setup = {
+        "server": args.server,
+        "pages": args.pages,
+        "latency_ms": args.latency_ms,
+        "levels": levels,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+    }
     (out / "results.json").write_text(json.dumps({"setup": setup, "runs": runs}, indent=1))
 
     from clients.crawl.report import write_report

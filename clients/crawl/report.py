@@ -51,16 +51,24 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
     """The IO-bound claim, in numbers."""
     lines = []
     base = _cell(runs, "sequential", 1) or 0
-    best = {c: max((r for r in runs if r["crawler"] == c and r.get("pages_per_s")), key=lambda r: r["pages_per_s"])
-            for c in dict.fromkeys(r["crawler"] for r in runs) if any(r["crawler"] == c and r.get("pages_per_s") for r in runs)}  # fmt: skip
+    best = {
+        c: max(
+            (r for r in runs if r["crawler"] == c and r.get("pages_per_s")),
+            key=lambda r: r["pages_per_s"],
+        )
+        for c in dict.fromkeys(r["crawler"] for r in runs)
+        if any(r["crawler"] == c and r.get("pages_per_s") for r in runs)
+    }
     if base:
         gains = ", ".join(
             f"{c} x{b['pages_per_s'] / base:.1f} (at c={b['concurrency']})"
             for c, b in best.items()
             if c != "sequential"
         )
-        lines.append(f"- **Many tasks help IO-bound work.** Against the sequential baseline ({base:,.0f} pages/s, "
-                     f"bound by {latency_ms} ms a page), the best figure of each crawler: {gains}.")  # fmt: skip
+        lines.append(
+            f"- **Many tasks help IO-bound work.** Against the sequential baseline ({base:,.0f} pages/s, "
+            f"bound by {latency_ms} ms a page), the best figure of each crawler: {gains}."
+        )
     limits = []
     for crawler, top in best.items():
         if crawler == "sequential":

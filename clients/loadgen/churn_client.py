@@ -49,7 +49,9 @@ class OneShotConnection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def churn_worker(state: RunState, host: str, port: int, request: bytes, limit_s: float) -> None:
+async def churn_worker(
+    state: RunState, host: str, port: int, request: bytes, limit_s: float
+) -> None:
     """Open, ask, close, again, until the run is over."""
     loop = asyncio.get_running_loop()
     while state.phase != DONE:

@@ -17,18 +17,34 @@ from urllib.parse import urlsplit
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="http://HOST:PORT/PATH or echo://HOST:PORT")
-    parser.add_argument("-c", "--connections", type=int, default=10, help="concurrent connections (10)")
+    parser.add_argument(
+        "-c", "--connections", type=int, default=10, help="concurrent connections (10)"
+    )
     parser.add_argument("-d", "--duration", type=float, default=10.0, help="seconds measured (10)")
-    parser.add_argument("-w", "--warmup", type=float, default=1.0, help="seconds before measuring (1)")
-    parser.add_argument("-p", "--pipeline", type=int, default=1, help="requests in flight per connection (1)")
-    parser.add_argument("-R", "--rate", type=float, default=0.0,
-                        help="open loop: requests/s in total, latency corrected for coordinated omission")
+    parser.add_argument(
+        "-w", "--warmup", type=float, default=1.0, help="seconds before measuring (1)"
+    )
+    parser.add_argument(
+        "-p", "--pipeline", type=int, default=1, help="requests in flight per connection (1)"
+    )
+    parser.add_argument(
+        "-R",
+        "--rate",
+        type=float,
+        default=0.0,
+        help="open loop: requests/s in total, latency corrected for coordinated omission",
+    )
     parser.add_argument("--size", type=int, default=1024, help="echo: bytes per message (1024)")
     parser.add_argument("--churn", action="store_true", help="HTTP: a new connection per request")
-    parser.add_argument("--idle-steps", default="",
-                        help="comma-separated idle connection counts to step through (probe = this run)")
+    parser.add_argument(
+        "--idle-steps",
+        default="",
+        help="comma-separated idle connection counts to step through (probe = this run)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output (JSON lines)")
-    parser.add_argument("--histogram", action="store_true", help="include the encoded HDR histogram")
+    parser.add_argument(
+        "--histogram", action="store_true", help="include the encoded HDR histogram"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -42,10 +58,17 @@ def config_from_args(args: argparse.Namespace) -> Any:
         path += "?" + parts.query
     mode = "echo" if parts.scheme == "echo" else ("churn" if args.churn else "http")
     return LoadConfig(
-        host=parts.hostname, port=parts.port, mode=mode, path=path, size=args.size,
-        connections=args.connections, pipeline=args.pipeline, duration=args.duration,
-        warmup=args.warmup, rate=args.rate,
-    )  # fmt: skip
+        host=parts.hostname,
+        port=parts.port,
+        mode=mode,
+        path=path,
+        size=args.size,
+        connections=args.connections,
+        pipeline=args.pipeline,
+        duration=args.duration,
+        warmup=args.warmup,
+        rate=args.rate,
+    )
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -89,8 +112,10 @@ def _run_idle(config: Any, steps: list[int], as_json: bool) -> int:
         if as_json:
             _emit({"event": "step", **step})
         else:
-            print(f"{step['held']:>6} idle: hello p99 {step['probe']['latency_ms']['p99']} ms, "
-                  f"refused {step['refused'] + step['closed'] + step['connect']}, stalled {step['stalled']}")  # fmt: skip
+            print(
+                f"{step['held']:>6} idle: hello p99 {step['probe']['latency_ms']['p99']} ms, "
+                f"refused {step['refused'] + step['closed'] + step['connect']}, stalled {step['stalled']}"
+            )
 
     with asyncio.Runner(loop_factory=new_loop) as runner:
         rows = runner.run(idle_steps(config, steps, pause, report))
@@ -108,8 +133,15 @@ def _print(result: Any) -> None:
     table = rich_table(
         "load",
         ["req/s", "MiB/s", *(f"{text} ms" for _, text in PERCENTILES), "errors", "loader CPU"],
-        [[fmt_num(result.rps), fmt_num(result.mib_s, 1), *(fmt_ms(lat[k]) for k, _ in PERCENTILES),
-          str(result.errors), f"{result.loader_cpu_pct:.0f}%" + (" (bound)" if result.loader_bound else "")]],
+        [
+            [
+                fmt_num(result.rps),
+                fmt_num(result.mib_s, 1),
+                *(fmt_ms(lat[k]) for k, _ in PERCENTILES),
+                str(result.errors),
+                f"{result.loader_cpu_pct:.0f}%" + (" (bound)" if result.loader_bound else ""),
+            ]
+        ],
         align="r" * 9,
-    )  # fmt: skip
+    )
     Console().print(table)

@@ -55,5 +55,8 @@ class LoadConfig:
             return bytes(range(256)) * (self.size // 256) + b"x" * (self.size % 256)
         close = b"Connection: close\r\n" if self.mode == "churn" else b""
         return b"GET %s HTTP/1.1\r\nHost: %s:%d\r\n%s\r\n" % (
-            self.path.encode(), self.host.encode(), self.port, close,
-        )  # fmt: skip
+            self.path.encode(),
+            self.host.encode(),
+            self.port,
+            close,
+        )

@@ -47,7 +47,9 @@ class LatencyRecorder:
         if not self.values:
             return dict.fromkeys(keys)
         hist = self.histogram()
-        out: dict[str, Any] = {k: hist.get_value_at_percentile(p) / 1000 for k, p in PERCENTILE_KEYS.items()}
+        out: dict[str, Any] = {
+            k: hist.get_value_at_percentile(p) / 1000 for k, p in PERCENTILE_KEYS.items()
+        }
         out["max"] = max(self.values) / 1e6
         out["mean"] = hist.get_mean_value() / 1000
         return out

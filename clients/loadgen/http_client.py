@@ -37,8 +37,14 @@ class HttpConnection(asyncio.Protocol):
     the previous answer arrives, when late) and times it from that intended moment.
     """
 
-    def __init__(self, state: RunState, request: bytes, depth: int = 1, interval_ns: int = 0,
-                 first_ns: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        state: RunState,
+        request: bytes,
+        depth: int = 1,
+        interval_ns: int = 0,
+        first_ns: int = 0,
+    ) -> None:
         self.state = state
         self.request = request
         self.depth = depth

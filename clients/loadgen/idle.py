@@ -49,7 +49,9 @@ class IdleConnection(asyncio.Protocol):
             self.answered.set_result("closed")
 
 
-async def _open_idle(host: str, port: int, request: bytes, count: int, limit_s: float) -> dict[str, Any]:
+async def _open_idle(
+    host: str, port: int, request: bytes, count: int, limit_s: float
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONNECT_PARALLEL)
     held: list[IdleConnection] = []
@@ -59,7 +61,9 @@ async def _open_idle(host: str, port: int, request: bytes, count: int, limit_s: 
         async with gate:
             try:
                 async with asyncio.timeout(limit_s):
-                    _, proto = await loop.create_connection(lambda: IdleConnection(request), host, port)
+                    _, proto = await loop.create_connection(
+                        lambda: IdleConnection(request), host, port
+                    )
             except (OSError, TimeoutError):
                 outcome["connect"] += 1
                 return
@@ -98,13 +102,21 @@ async def idle_steps(
         held = [p for p in held if p.alive]
         dropped_before = 0
         started = loop.time()
-        opened = await _open_idle(probe.host, probe.port, request, max(0, target - len(held)), limit_s)
+        opened = await _open_idle(
+            probe.host, probe.port, request, max(0, target - len(held)), limit_s
+        )
         held += opened.pop("held")
         await asyncio.sleep(0.2)
         alive = [p for p in held if p.alive]
         dropped_before = len(held) - len(alive)
         held = alive
-        failures = opened["refused"] + opened["closed"] + opened["stalled"] + opened["connect"] + dropped_before
+        failures = (
+            opened["refused"]
+            + opened["closed"]
+            + opened["stalled"]
+            + opened["connect"]
+            + dropped_before
+        )
         step: dict[str, Any] = {
             "target": target,
             "held": len(held),

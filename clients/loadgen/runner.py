@@ -102,7 +102,9 @@ async def measure(
     connect_failures = 0
     if config.mode == "churn":
         tasks = [
-            asyncio.create_task(churn_worker(state, config.host, config.port, request, config.connect_timeout))
+            asyncio.create_task(
+                churn_worker(state, config.host, config.port, request, config.connect_timeout)
+            )
             for _ in range(config.connections)
         ]
     else:
@@ -113,7 +115,9 @@ async def measure(
 
         async def reconnect() -> None:
             await asyncio.sleep(0.001)
-            more, failed = await open_connections(1, factory, config.host, config.port, config.connect_timeout)
+            more, failed = await open_connections(
+                1, factory, config.host, config.port, config.connect_timeout
+            )
             protos.extend(more)
             if failed:
                 state.error("connect", failed)
@@ -178,8 +182,9 @@ async def measure(
     )
 
 
-def run_load(config: LoadConfig, on_event: Callable[[str], None] | None = None,
-             keep_histogram: bool = False) -> LoadResult:  # fmt: skip
+def run_load(
+    config: LoadConfig, on_event: Callable[[str], None] | None = None, keep_histogram: bool = False
+) -> LoadResult:
     """Run one load on a fresh (uvloop) event loop in this thread."""
     raise_fd_limit()
     with asyncio.Runner(loop_factory=new_loop) as runner:

@@ -31,7 +31,9 @@ def ready(sock: socket.socket, protocol: str, name: str) -> None:
     sys.stdout.flush()
 
 
-def run_on_loop(serve: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], description: str) -> None:
+def run_on_loop(
+    serve: Callable[[argparse.Namespace], Coroutine[Any, Any, None]], description: str
+) -> None:
     """Parse the common flags plus ``--loop`` and run ``serve(args)`` on uvloop or the stdlib loop."""
     p = parser(description)
     p.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")

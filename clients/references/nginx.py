@@ -66,7 +66,9 @@ def main() -> None:
     args = parser(__doc__ or "").parse_args()
     exe = binary()
     if exe is None:
-        print("ref-nginx: nginx is not installed (sudo apt-get install nginx-light)", file=sys.stderr)
+        print(
+            "ref-nginx: nginx is not installed (sudo apt-get install nginx-light)", file=sys.stderr
+        )
         raise SystemExit(2)
     port = args.port or free_port(args.host)
     with tempfile.TemporaryDirectory(prefix="iomodels-nginx-") as tmp:
@@ -74,8 +76,9 @@ def main() -> None:
         user = "user nobody nogroup;" if os.geteuid() == 0 else ""
         conf = Path(tmp, "nginx.conf")
         conf.write_text(CONFIG.format(dir=tmp, host=args.host, port=port, user=user))
-        proc = subprocess.Popen([exe, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log",
-                                 "-g", "daemon off;"])  # fmt: skip
+        proc = subprocess.Popen(
+            [exe, "-p", tmp, "-c", str(conf), "-e", f"{tmp}/error.log", "-g", "daemon off;"]
+        )
         signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
         signal.signal(signal.SIGINT, lambda *_: proc.terminate())
         deadline = time.monotonic() + 10
@@ -88,7 +91,9 @@ def main() -> None:
         if proc.poll() is not None:
             print(Path(tmp, "error.log").read_text(errors="replace"), file=sys.stderr)
             raise SystemExit(1)
-        sys.stdout.write(f"listening on http://{args.host}:{port} model={args.name} pid={os.getpid()}\n")
+        sys.stdout.write(
+            f"listening on http://{args.host}:{port} model={args.name} pid={os.getpid()}\n"
+        )
         sys.stdout.flush()
         proc.wait()
 

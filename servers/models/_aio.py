@@ -183,7 +183,9 @@ class AsyncServer:
             pump.stop()
         if self.pumps:  # wait for the last one to close, a second signal, or the grace period
             waits = [loop.create_task(self.all_closed.wait()), loop.create_task(self.forced.wait())]
-            await asyncio.wait(waits, timeout=self.config.graceful_timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                waits, timeout=self.config.graceful_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             for wait in waits:
                 wait.cancel()
         for pump in list(self.pumps):
@@ -230,7 +232,9 @@ class BalancedAcceptor:
     RETRY_S = 0.001
     EMFILE_BACKOFF_S = 0.1
 
-    def __init__(self, server: AsyncServer, listener: socket.socket, may_accept: Callable[[], bool]) -> None:
+    def __init__(
+        self, server: AsyncServer, listener: socket.socket, may_accept: Callable[[], bool]
+    ) -> None:
         self.server = server
         self.listener = listener
         self.may_accept = may_accept
@@ -251,7 +255,9 @@ class BalancedAcceptor:
             self._pause(self.EMFILE_BACKOFF_S)
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.loop.create_task(self.loop.connect_accepted_socket(lambda: ProtocolPump(self.server), sock))
+        self.loop.create_task(
+            self.loop.connect_accepted_socket(lambda: ProtocolPump(self.server), sock)
+        )
 
     def _pause(self, seconds: float) -> None:
         self.loop.remove_reader(self.listener.fileno())

@@ -184,7 +184,9 @@ class Acceptor:
     MIN_DELAY = 0.01
     MAX_DELAY = 0.5
 
-    def __init__(self, listener: socket.socket, sleep: Callable[[float], object] = time.sleep) -> None:
+    def __init__(
+        self, listener: socket.socket, sleep: Callable[[float], object] = time.sleep
+    ) -> None:
         self.listener = listener
         self.sleep = sleep
         self.delay = 0.0

@@ -28,7 +28,12 @@ def fd_cap(cap: int, reserve: int = FD_RESERVE) -> int:
     if soft == resource.RLIM_INFINITY or cap <= soft - reserve:
         return cap
     lowered = max(1, soft - reserve)
-    log.info("connection cap lowered from %d to %d by the open-file limit (ulimit -n %d)", cap, lowered, soft)
+    log.info(
+        "connection cap lowered from %d to %d by the open-file limit (ulimit -n %d)",
+        cap,
+        lowered,
+        soft,
+    )
     return lowered
 
 

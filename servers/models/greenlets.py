@@ -60,6 +60,7 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, on_signal)
+
     def sweep() -> None:
         """Once a second, time out every connection past its deadline."""
         while True:

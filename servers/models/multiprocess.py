@@ -68,7 +68,9 @@ class Supervisor:
     def __init__(self, listener: socket.socket, config: ServerConfig) -> None:
         self.listener = listener
         self.config = config
-        self.ctx: Any = multiprocessing.get_context(os.environ.get("IOMODELS_START_METHOD", "spawn"))
+        self.ctx: Any = multiprocessing.get_context(
+            os.environ.get("IOMODELS_START_METHOD", "spawn")
+        )
         self.count = config.workers or os.cpu_count() or 1
         self.array = self.ctx.RawArray("q", SharedStats.slots_needed(self.count))
         self.stats = SharedStats("multiprocess", self.array, 0, workers=self.count)
@@ -103,15 +105,20 @@ class Supervisor:
                     continue
                 proc.join()
                 log.warning(
-                    "worker %d (pid %d) died (%s); respawning", index, proc.pid, _describe(proc.exitcode)
+                    "worker %d (pid %d) died (%s); respawning",
+                    index,
+                    proc.pid,
+                    _describe(proc.exitcode),
                 )
                 SharedStats("multiprocess", self.array, index).reset_open()
                 started = time.monotonic()
                 self.start(index)
                 log.warning(
                     "worker %d respawned as pid %d in %.3f s",
-                    index, self.workers[index].pid, time.monotonic() - started,
-                )  # fmt: skip
+                    index,
+                    self.workers[index].pid,
+                    time.monotonic() - started,
+                )
 
     def stop(self) -> None:
         """Forward the shutdown; workers drain within the grace period, then are killed."""

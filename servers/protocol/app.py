@@ -80,13 +80,25 @@ class App:
             out.append(self._hello_bytes)
             return True
         out.append(
-            render(200, HELLO, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD")
+            render(
+                200,
+                HELLO,
+                keep_alive=keep,
+                http10=req.version == b"1.0",
+                head=req.method == b"HEAD",
+            )
         )
         return keep
 
     def _echo(self, req: Request, keep: bool, out: list[Action]) -> bool:
         out.append(
-            render(200, req.body, b"application/octet-stream", keep_alive=keep, http10=req.version == b"1.0")
+            render(
+                200,
+                req.body,
+                b"application/octet-stream",
+                keep_alive=keep,
+                http10=req.version == b"1.0",
+            )
         )
         return keep
 
@@ -95,7 +107,11 @@ class App:
         if ms:
             out.append(Wait(ms / 1000.0))
         body = b"waited %d ms\n" % ms
-        out.append(render(200, body, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD"))
+        out.append(
+            render(
+                200, body, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD"
+            )
+        )
         return keep
 
     def _cpu(self, req: Request, keep: bool, out: list[Action]) -> bool:
@@ -111,7 +127,16 @@ class App:
 
     def _stats(self, req: Request, keep: bool, out: list[Action]) -> bool:
         body = json.dumps(self.stats.snapshot(), sort_keys=True).encode() + b"\n"
-        out.append(render(200, body, JSON, keep_alive=keep, http10=req.version == b"1.0", head=req.method == b"HEAD"))
+        out.append(
+            render(
+                200,
+                body,
+                JSON,
+                keep_alive=keep,
+                http10=req.version == b"1.0",
+                head=req.method == b"HEAD",
+            )
+        )
         return keep
 
     def _crash(self, req: Request, keep: bool, out: list[Action]) -> bool:
@@ -155,5 +180,7 @@ def int_param(query: bytes, name: bytes, default: int, low: int, high: int) -> i
     if value is None:
         return default
     if not value.isdigit() or len(value) > 10 or not low <= int(value) <= high:
-        raise ProtocolError(400, f"query parameter {name.decode()} must be an integer from {low} to {high}")
+        raise ProtocolError(
+            400, f"query parameter {name.decode()} must be an integer from {low} to {high}"
+        )
     return int(value)

@@ -26,8 +26,16 @@ class HttpConnection:
     """One HTTP/1.1 connection: the parser plus the routes."""
 
     __slots__ = (
-        "_parser", "_app", "_limits", "_clock", "_t_head", "_t_last", "closed", "draining", "idle_timeout",
-    )  # fmt: skip
+        "_parser",
+        "_app",
+        "_limits",
+        "_clock",
+        "_t_head",
+        "_t_last",
+        "closed",
+        "draining",
+        "idle_timeout",
+    )
 
     def __init__(self, app: App, limits: Limits, clock: Clock = time.monotonic) -> None:
         self._parser = RequestParser(limits)

@@ -46,7 +46,9 @@ _FAST_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/(1\.[0
 _FAST_FIELD = rb"(" + _TOKEN + rb"):[ \t]*" + _FIELD_VALUE + rb"[ \t]*\r\n"
 _FAST_FIELDS = re.compile(_FAST_FIELD)
 _FAST_BLOCK = re.compile(  # the same as _FAST_FIELD, repeated, without capturing groups
-    rb"(?:" + _TOKEN + rb":[ \t]*(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
+    rb"(?:"
+    + _TOKEN
+    + rb":[ \t]*(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
     rb"[ \t]*\r\n)*"
 )
 _TOKEN_RE = re.compile(_TOKEN)
@@ -269,7 +271,9 @@ class RequestParser:
         if b"\n" in line[: limits.max_header_line]:
             raise ProtocolError(400, "bare LF in a header field line")
         if len(line) > limits.max_header_line:
-            raise ProtocolError(431, f"header field line longer than {limits.max_header_line} bytes")
+            raise ProtocolError(
+                431, f"header field line longer than {limits.max_header_line} bytes"
+            )
         if len(self._headers) >= limits.max_header_count:
             raise ProtocolError(431, f"more than {limits.max_header_count} header fields")
         m = _HEADER_LINE.fullmatch(line)
