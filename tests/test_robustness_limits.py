@@ -13,7 +13,6 @@ import psutil
 import pytest
 
 from servers.launcher import ServerProcess
-from servers.models._blocking import Acceptor
 from servers.models._fds import FD_RESERVE, CalmListener, fd_cap
 from tests.test_robustness_util import (
     SHORT_TIMEOUTS,
@@ -198,15 +197,6 @@ class _Starved:
         if self.calls <= self.times:
             raise OSError(errno.EMFILE, "Too many open files")
         return "conn", None
-
-
-def test_acceptor_backs_off_on_emfile() -> None:
-    """fork/thread accept: EMFILE means sleep (10 ms doubling to 0.5 s), never spin or raise."""
-    sleeps: list[float] = []
-    acceptor = Acceptor(_Starved(8), sleep=sleeps.append)  # type: ignore[arg-type]
-    assert acceptor.accept() == "conn"
-    assert sleeps == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.5, 0.5]
-    assert acceptor.delay == 0.0  # reset once accepting again
 
 
 def test_calm_listener_ends_the_batch_after_emfile() -> None:

@@ -1,22 +1,27 @@
 """The asyncio driver, written once for asyncio, uvloop and each multiprocess worker.
 
-A lean ``asyncio.Protocol`` (callbacks, no streams): ``data_received`` feeds the
-connection and performs its actions; a :class:`~servers.protocol.effects.Wait`
-becomes ``loop.call_later`` while reading pauses, so responses stay in order.
-One sweeper task enforces every connection's deadline once a second.
+Listen (``loop.create_server``, or :class:`BalancedAcceptor` for workers
+sharing a socket); serve each connection with a lean ``asyncio.Protocol``
+(callbacks, no streams): ``data_received`` feeds the connection and performs
+its actions, and a :class:`~servers.protocol.effects.Wait` becomes
+``loop.call_later`` with later actions held back, so responses stay in order;
+drain. One sweeper task enforces every connection's deadline once a second. A
+close the server starts is a lingering close (``write_eof``, then read and
+discard until the client closes, bounded: see :mod:`servers.models._closing`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import asyncio.selector_events
-import signal
 import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
-from servers.models._effects import crash_now
+from servers.lifecycle import Lifecycle, PumpSet
+from servers.models._closing import LINGER_BYTES, LINGER_S
+from servers.models._crash import crash_now
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
 from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
@@ -34,7 +39,16 @@ _PAUSED_FOR_WRITES, _PAUSED_FOR_QUEUE = 1, 2
 class ProtocolPump(asyncio.Protocol):
     """One connection: bytes from the transport into the core, actions back out."""
 
-    __slots__ = ("server", "conn", "transport", "pending", "timer", "paused")
+    __slots__ = (
+        "server",
+        "conn",
+        "transport",
+        "pending",
+        "timer",
+        "paused",
+        "peer_closed",
+        "linger_left",
+    )
 
     def __init__(self, server: AsyncServer) -> None:
         self.server = server
@@ -43,14 +57,16 @@ class ProtocolPump(asyncio.Protocol):
         self.pending: list[Action] | None = None  # actions held back by a Wait
         self.timer: asyncio.TimerHandle | None = None
         self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
+        self.peer_closed = False
+        self.linger_left = -1  # bytes a lingering close may still discard (-1: not lingering)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         server = self.server
-        if server.stats.open >= server.cap or server.stopping:
+        if server.stats.open >= server.cap or server.lifecycle.stopping:
             if server.config.protocol == "http":
                 transport.write(overload_response())
-            transport.close()
+            self.close()
             return
         if server.small_reads:
             transport.max_size = READ_SIZE
@@ -59,6 +75,9 @@ class ProtocolPump(asyncio.Protocol):
         server.pumps.add(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.linger_left >= 0:
+            self._discard(len(data))
+            return
         conn = self.conn
         if conn is None:
             return
@@ -71,7 +90,11 @@ class ProtocolPump(asyncio.Protocol):
         self.perform(conn.receive_data(data))
 
     def eof_received(self) -> bool:
-        self.data_received(b"")
+        self.peer_closed = True
+        if self.linger_left >= 0:
+            self.transport.close()
+        else:
+            self.data_received(b"")
         return True  # keep the write side open: the CLOSE action closes it
 
     def perform(self, actions: list[Action]) -> None:
@@ -81,7 +104,7 @@ class ProtocolPump(asyncio.Protocol):
             if type(action) is bytes:
                 transport.write(action)
             elif action is CLOSE:
-                transport.close()
+                self.close()
                 return
             elif type(action) is Wait:
                 self.pending = actions[index + 1 :]
@@ -95,7 +118,32 @@ class ProtocolPump(asyncio.Protocol):
                 crash_now()
         conn = self.conn
         if conn is not None and conn.draining and conn.idle:
+            self.close()
+
+    def close(self) -> None:
+        """Close after what was written: at once if the client has closed, else by lingering.
+
+        Lingering: half-close (the client reads the response, then EOF), then
+        read and discard until the client closes, :data:`LINGER_S` passes or
+        :data:`LINGER_BYTES` are read; then close.
+        """
+        transport = self.transport
+        if self.peer_closed or self.linger_left >= 0 or transport.is_closing():
             transport.close()
+            return
+        self.linger_left = LINGER_BYTES
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.server.loop.call_later(LINGER_S, transport.close)
+        self.pending = None
+        transport.write_eof()
+        self.paused = 0
+        transport.resume_reading()
+
+    def _discard(self, size: int) -> None:
+        self.linger_left -= size
+        if self.linger_left < 0:
+            self.transport.close()
 
     def _resume(self) -> None:
         actions, self.pending, self.timer = self.pending or [], None, None
@@ -132,15 +180,15 @@ class ProtocolPump(asyncio.Protocol):
     def stop(self) -> None:
         """Shutdown: close now if idle, else after the response in flight."""
         conn = self.conn
-        if conn is None:
+        if conn is None or self.linger_left >= 0:
             return
         conn.draining = True
         if self.pending is None and conn.idle:
-            self.transport.close()
+            self.close()
 
 
-class AsyncServer:
-    """Serves one listening socket on the running loop until a stop signal."""
+class AsyncServer(PumpSet):
+    """Serves one listening socket on the running loop: listen, serve, drain."""
 
     def __init__(
         self, config: ServerConfig, stats: Any, cap: int, balance: Callable[[], bool] | None = None
@@ -157,53 +205,42 @@ class AsyncServer:
         self.cap = cap
         self.factory = make_connection_factory(config, stats)
         self.pumps: set[ProtocolPump] = set()
-        self.stopping = False
-        self.signals = 0
-        self.stop_requested = asyncio.Event()
-        self.all_closed = asyncio.Event()
-        self.forced = asyncio.Event()
+        self.lifecycle = Lifecycle(config.graceful_timeout)
+        self.wakeup = asyncio.Event()
+        self.server: Any = None
 
     async def run(self, listener: socket.socket, on_ready: Callable[[], None]) -> None:
-        loop = self.loop
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, self._on_signal)
-        server: Any
+        loop, lifecycle = self.loop, self.lifecycle
+        lifecycle.handle_signals(self.wakeup.set, install=loop.add_signal_handler)
         if self.balance is None:
-            server = await loop.create_server(
+            self.server = await loop.create_server(
                 lambda: ProtocolPump(self), sock=listener, backlog=self.config.backlog
             )
         else:
-            server = BalancedAcceptor(self, listener, self.balance)
+            self.server = BalancedAcceptor(self, listener, self.balance)
         sweeper = loop.create_task(self._sweep())
         on_ready()
-        await self.stop_requested.wait()
-        self.stopping = True
-        server.close()  # stop accepting at once
-        for pump in list(self.pumps):
-            pump.stop()
-        if self.pumps:  # wait for the last one to close, a second signal, or the grace period
-            waits = [loop.create_task(self.all_closed.wait()), loop.create_task(self.forced.wait())]
-            await asyncio.wait(
-                waits, timeout=self.config.graceful_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            for wait in waits:
-                wait.cancel()
-        for pump in list(self.pumps):
-            pump.transport.abort()
+        while not lifecycle.stopping:
+            await self._wait(None)
+        for timeout in lifecycle.drain(self):
+            await self._wait(timeout)
         sweeper.cancel()
         await asyncio.sleep(0)
 
-    def _on_signal(self) -> None:
-        self.signals += 1
-        self.stop_requested.set()
-        if self.signals >= 2:
-            self.forced.set()
+    async def _wait(self, seconds: float | None) -> None:
+        """Until woken (a signal, a connection closed while draining) or ``seconds`` pass."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self.wakeup.wait()
+        except TimeoutError:
+            pass
+        self.wakeup.clear()
 
     def closed(self, pump: ProtocolPump) -> None:
         self.pumps.discard(pump)
         self.stats.closed()
-        if self.stopping and not self.pumps:
-            self.all_closed.set()
+        if self.lifecycle.stopping:
+            self.wakeup.set()
 
     async def _sweep(self) -> None:
         """Close every connection whose deadline passed (keep-alive, header, body)."""
@@ -217,6 +254,14 @@ class AsyncServer:
                 deadline = conn.deadline()
                 if deadline is not None and deadline <= now:
                     pump.perform(conn.timed_out())
+
+    # -- what the drain needs --------------------------------------------------------
+    def stop_accepting(self) -> None:
+        self.server.close()
+
+    def abort_connections(self) -> None:
+        for pump in list(self.pumps):
+            pump.transport.abort()
 
 
 class BalancedAcceptor:

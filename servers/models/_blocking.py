@@ -1,21 +1,24 @@
-"""The blocking pump, written once for fork, thread and gevent (socketserver's lesson).
+"""The blocking pump and the blocking accept loop, written once (socketserver's lesson).
 
 ``BlockingPump.serve()`` loops ``recv -> connection.receive_data -> perform``;
 the models differ only in how they hand a connection to it (a child process,
-a thread, a greenlet) and in which ``sleep`` and socket they pass in.
+a thread, a greenlet, a pool) and in which ``sleep`` and socket they pass in.
+:class:`Acceptor` is the accept loop of the models whose main thread blocks
+(fork, thread): it wakes on a connection, a signal or a closed connection.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import signal
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from servers.models._effects import crash_now
+from servers.lifecycle import Lifecycle, WakeupPipe
+from servers.models._closing import Refusals, linger, poll_readable
+from servers.models._crash import crash_now
+from servers.models._fds import SCARCE
 from servers.protocol.connection import Connection
 from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
 
@@ -35,12 +38,14 @@ class BlockingPump:
       ``SO_RCVTIMEO``/``SO_SNDTIMEO`` bound each call, so a ``recv`` is one
       system call, as in the simplest blocking server;
     * ``"sweep"`` (gevent): no timeout on the socket at all; a sweeper calls
-      :meth:`expire` once a second, as the asyncio driver's sweeper does;
-    * ``"socket"``: ``settimeout`` before each ``recv`` (simple, but with a
-      ``poll`` per call on a blocking socket).
+      :meth:`expire` once a second, as the asyncio driver's sweeper does.
+
+    A close the server starts (after a response that closes, an error answer,
+    a timeout) is a lingering close (see :mod:`servers.models._closing`); a
+    close after the client's own is immediate.
     """
 
-    __slots__ = ("sock", "conn", "sleep", "_timeout", "_mode", "busy", "expired")
+    __slots__ = ("sock", "conn", "sleep", "_timeout", "_kernel", "busy", "expired")
 
     def __init__(
         self,
@@ -48,53 +53,63 @@ class BlockingPump:
         conn: Connection,
         sleep: Callable[[float], object] = time.sleep,
         *,
-        timeouts: str = "socket",
+        timeouts: str,
     ) -> None:
-        if timeouts not in ("kernel", "sweep", "socket"):
-            raise ValueError(f"unknown timeouts mode {timeouts!r}")
+        if timeouts not in ("kernel", "sweep"):
+            raise ValueError(f"unknown timeouts mode {timeouts!r}: choose kernel or sweep")
         self.sock = sock
         self.conn = conn
         self.sleep = sleep
         self._timeout = -1.0
-        self._mode = timeouts
+        self._kernel = timeouts == "kernel"
         self.busy = False  # performing a Wait: deadlines do not apply
         self.expired = False  # set by the sweeper when the deadline passed
 
     def serve(self) -> None:
         """Serve the connection until it closes; always closes the socket."""
         sock, conn = self.sock, self.conn
+        peer_closed = True
         try:
-            if self._mode == "kernel":
+            if self._kernel:
                 sock.settimeout(None)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(SEND_TIMEOUT))
-            sweep = self._mode == "sweep"
             while True:
-                if sweep:
-                    try:
-                        data = sock.recv(RECV_SIZE)
-                    except OSError:  # gevent cancels a waiting recv on shutdown(SHUT_RD)
-                        if not self.expired:
-                            raise
-                    actions = conn.timed_out() if self.expired else conn.receive_data(data)
-                elif self._arm_timeout():
-                    try:
-                        data = sock.recv(RECV_SIZE)
-                    except (TimeoutError, BlockingIOError):
-                        if not conn.idle:
-                            continue  # the loop checks the deadline again
-                        actions = conn.timed_out()  # idle for the whole keep-alive timeout
-                    else:
-                        actions = conn.receive_data(data)
-                else:  # checked before every recv, so a trickle cannot outlive it
+                data = self._receive()
+                if data is None:
                     actions = conn.timed_out()
+                else:
+                    actions = conn.receive_data(data)
                 if self.perform(actions):
+                    peer_closed = data == b""
                     return
                 if conn.draining and conn.idle:
+                    peer_closed = False
                     return
         except OSError as exc:  # reset by peer, broken pipe: the client is gone
             log.debug("connection ended: %s", exc)
         finally:
-            sock.close()
+            if peer_closed:
+                sock.close()
+            else:
+                linger(sock)
+
+    def _receive(self) -> bytes | None:
+        """The next bytes from the client (``b""`` at EOF), or None once its deadline passed."""
+        if not self._kernel:
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except OSError:  # gevent cancels a waiting recv on shutdown(SHUT_RD)
+                if not self.expired:
+                    raise
+            return None if self.expired else data
+        while self._arm_timeout():
+            try:
+                return self.sock.recv(RECV_SIZE)
+            except (TimeoutError, BlockingIOError):
+                if self.conn.idle:
+                    return None  # idle for the whole keep-alive timeout
+                # within a request: the loop checks the request's deadline again
+        return None
 
     def perform(self, actions: list[Action]) -> bool:
         """Perform actions in order; return True once the connection is to be closed."""
@@ -136,6 +151,10 @@ class BlockingPump:
             self._set_timeout(remaining)
         return True
 
+    def _set_timeout(self, seconds: float) -> None:
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+        self._timeout = seconds
+
     def expire(self, now: float) -> None:
         """The sweeper's check: past its deadline, wake the ``recv`` so the pump times out."""
         if self.busy or self.expired:
@@ -143,17 +162,7 @@ class BlockingPump:
         deadline = self.conn.deadline()
         if deadline is not None and deadline <= now:
             self.expired = True
-            try:
-                self.sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
-
-    def _set_timeout(self, seconds: float) -> None:
-        if self._mode == "kernel":
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
-        else:
-            self.sock.settimeout(seconds)
-        self._timeout = seconds
+            _shut_reading(self.sock)
 
     def stop(self) -> None:
         """Ask the connection to close once idle; wakes a ``recv`` that waits between requests.
@@ -162,86 +171,115 @@ class BlockingPump:
         """
         self.conn.draining = True
         if self.conn.idle:
-            try:
-                self.sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
+            _shut_reading(self.sock)
 
 
-#: accept() errors that mean "out of resources for now": wait, never spin or die.
-_SCARCE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-
-
-class Acceptor:
-    """``accept()`` that backs off when the process runs out of file descriptors.
-
-    On EMFILE (and its cousins) it logs once, sleeps 10 ms doubling to at most
-    0.5 s, and tries again, so the server neither dies nor spins and accepts
-    again within half a second of descriptors being freed. A client that gave
-    up before being accepted (ECONNABORTED) is skipped.
-    """
+class Backoff:
+    """How long to stop accepting after EMFILE and its cousins: 10 ms doubling to 0.5 s."""
 
     MIN_DELAY = 0.01
     MAX_DELAY = 0.5
 
-    def __init__(
-        self, listener: socket.socket, sleep: Callable[[float], object] = time.sleep
-    ) -> None:
-        self.listener = listener
-        self.sleep = sleep
+    def __init__(self) -> None:
         self.delay = 0.0
 
-    def accept(self) -> socket.socket:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except ConnectionAbortedError:
-                continue
-            except OSError as exc:
-                if exc.errno not in _SCARCE:
-                    raise
-                self.back_off(exc)
-                continue
-            if self.delay:
-                log.warning("accepting again")
-                self.delay = 0.0
-            return sock
-
-    def back_off(self, exc: OSError) -> None:
-        """Wait before the next try (a longer wait each time in a row)."""
+    def failed(self, exc: OSError) -> float:
+        """One more failure in a row: the (longer) delay before trying again."""
         if not self.delay:
             log.warning("cannot accept (%s): backing off", exc.strerror or exc)
         self.delay = min(max(self.delay * 2, self.MIN_DELAY), self.MAX_DELAY)
-        self.sleep(self.delay)
+        return self.delay
+
+    def succeeded(self) -> None:
+        if self.delay:
+            log.warning("accepting again")
+            self.delay = 0.0
 
 
-class Stop(Exception):
-    """Raised in the main thread by the first SIGINT/SIGTERM: stop accepting."""
+class Acceptor:
+    """The accept loop of a blocking main thread, woken by signals, never held up by a refusal.
 
-
-class StopSignals:
-    """SIGINT/SIGTERM handling for the blocking models' main thread.
-
-    The first signal raises :class:`Stop` (breaking out of ``accept()``); a second
-    one sets ``forced``, which ends the grace period at once.
+    Iterating yields accepted sockets until the lifecycle is stopping. Between
+    accepts it polls the listener, the wake-up pipe (a signal, a connection
+    that closed) and the sockets refused at the cap while they linger;
+    ``on_wake()`` runs after each wake-up (the fork model reaps children
+    there). Out of descriptors, it stops watching the listener for a while
+    (:class:`Backoff`), so the server neither dies nor spins; a client that
+    gave up before being accepted (ECONNABORTED) is skipped.
     """
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.raise_on_first = True
+    BATCH = 32
 
-    def install(self) -> None:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._handle)
+    def __init__(
+        self,
+        listener: socket.socket,
+        wakeup: WakeupPipe,
+        lifecycle: Lifecycle,
+        protocol: str,
+        on_wake: Callable[[], object] = lambda: None,
+    ) -> None:
+        listener.setblocking(False)
+        self.listener = listener
+        self.wakeup = wakeup
+        self.lifecycle = lifecycle
+        self.protocol = protocol
+        self.on_wake = on_wake
+        self.refusals = Refusals()
+        self.backoff = Backoff()
+        self._resume_at = 0.0
 
-    def _handle(self, signum: int, frame: object) -> None:
-        self.count += 1
-        if self.count == 1 and self.raise_on_first:
-            raise Stop(signal.Signals(signum).name)
+    def __iter__(self) -> Iterator[socket.socket]:
+        listener_fd, wake_fd = self.listener.fileno(), self.wakeup.fileno()
+        refusals = self.refusals
+        while not self.lifecycle.stopping:
+            timeout = refusals.timeout()
+            fds = [wake_fd, *refusals.fds()]
+            paused = self._resume_at - time.monotonic()
+            if paused > 0:
+                timeout = paused if timeout is None else min(timeout, paused)
+            else:
+                fds.append(listener_fd)
+            readable = poll_readable(fds, timeout)
+            if wake_fd in readable:
+                self.wakeup.clear()
+                self.on_wake()
+            refusals.service(readable)
+            if listener_fd in readable and not self.lifecycle.stopping:
+                yield from self._accept_batch()
 
-    @property
-    def forced(self) -> bool:
-        return self.count >= 2
+    def _accept_batch(self) -> Iterator[socket.socket]:
+        for _ in range(self.BATCH):
+            try:
+                sock, _ = self.listener.accept()
+            except (BlockingIOError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in SCARCE:
+                    raise
+                self.pause(exc)
+                return
+            self.backoff.succeeded()
+            yield sock
+
+    def pause(self, exc: OSError) -> None:
+        """Out of resources (descriptors, processes, threads): stop accepting for a while."""
+        self._resume_at = time.monotonic() + self.backoff.failed(exc)
+
+    def refuse(self, sock: socket.socket) -> None:
+        """Over the cap: 503 (HTTP) and a lingering close that the loop finishes."""
+        self.refusals.refuse(sock, self.protocol)
+
+    def close(self) -> None:
+        """Stop accepting: close the listener (and any refusal still lingering)."""
+        self.listener.close()
+        self.refusals.close_all()
+
+
+def _shut_reading(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass
 
 
 def _timeval(seconds: float) -> bytes:

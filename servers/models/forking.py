@@ -1,11 +1,12 @@
 """``fork``: one process per connection, made with ``os.fork()``.
 
 ``fork()`` returns twice: 0 in the child, which serves the connection and
-``_exit``s; the child's pid in the parent, which records it. The parent reaps
-every child from its SIGCHLD handler (so there is never a zombie) and caps how
-many live at once (``--max-connections``, default 512: about 0.7 MB of private
-memory each); at the cap a new connection gets 503. A child that crashes takes
-only its own connection with it.
+``_exit``s; the child's pid in the parent, which records it. The parent's
+SIGCHLD handler only records the signal and wakes the accept loop, which then
+reaps every child that ended (so there is never a zombie) and frees its slot.
+At most ``--max-connections`` children live at once (default 512); at the cap
+a new connection gets 503. A child that crashes takes only its own connection
+with it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import multiprocessing
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable
 
-from servers.models._blocking import Acceptor, BlockingPump, Stop, StopSignals
-from servers.models._effects import reject
+from servers.lifecycle import Lifecycle, WakeupPipe
+from servers.models._blocking import Acceptor, BlockingPump
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
 from servers.stats import SharedStats
@@ -27,18 +27,79 @@ from servers.stats import SharedStats
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHILDREN = 512
-_BLOCKED = {signal.SIGCHLD, signal.SIGINT, signal.SIGTERM}
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
-    cap = config.max_connections or DEFAULT_MAX_CHILDREN
-    array = multiprocessing.RawArray("q", SharedStats.slots_needed(cap + 1))
-    stats = SharedStats("fork", array, 0)
-    factory = make_connection_factory(config, stats)
-    children: dict[int, int] = {}  # pid -> stats slot
-    free_slots = list(range(cap, 0, -1))
+    lifecycle = Lifecycle(config.graceful_timeout)
+    wakeup = lifecycle.wake_by_pipe(also=(signal.SIGCHLD,))
+    server = ForkServer(listener, config, lifecycle, wakeup)
+    on_ready()
+    for sock in server.acceptor:
+        server.fork_child(sock)
+    for timeout in lifecycle.drain(server):
+        wakeup.wait(timeout)
+        server.reap()
 
-    def reap(signum: int = 0, frame: object = None) -> None:
+
+class ForkServer:
+    """The children of a process-per-connection server, and how they stop."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        config: ServerConfig,
+        lifecycle: Lifecycle,
+        wakeup: WakeupPipe,
+    ) -> None:
+        self.acceptor = Acceptor(listener, wakeup, lifecycle, config.protocol, on_wake=self.reap)
+        self.config = config
+        self.wakeup = wakeup
+        cap = config.max_connections or DEFAULT_MAX_CHILDREN
+        self.stats = SharedStats(
+            "fork", multiprocessing.RawArray("q", SharedStats.slots_needed(cap + 1)), 0
+        )
+        self.factory = make_connection_factory(config, self.stats)
+        self.children: dict[int, int] = {}  # pid -> the stats slot it writes to
+        self.free_slots = list(range(cap, 0, -1))
+
+    def fork_child(self, sock: socket.socket) -> None:
+        """Fork a child to serve ``sock`` (the parent returns at once), or refuse it."""
+        if not self.free_slots:
+            self.acceptor.refuse(sock)
+            return
+        slot = self.free_slots.pop()
+        try:
+            pid = os.fork()
+        except OSError as exc:  # EAGAIN/ENOMEM: out of processes or memory
+            self.free_slots.append(slot)
+            self.acceptor.refuse(sock)
+            self.acceptor.pause(exc)
+            return
+        if pid == 0:
+            self._child(sock, slot)  # never returns
+        self.children[pid] = slot
+        self.stats.opened()
+        sock.close()
+
+    def _child(self, sock: socket.socket, slot: int) -> None:
+        """The child's side of ``fork()``: serve one connection, then ``_exit``."""
+        code = 0
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.wakeup.close()  # the parent's
+            self.acceptor.close()  # this copy of the listener (and of lingering refusals)
+            self.stats.move_to_slot(slot)  # this copy of stats is the child's own
+            pump = BlockingPump(sock, self.factory(), timeouts="kernel")
+            Lifecycle(self.config.graceful_timeout).handle_signals(pump.stop)
+            pump.serve()
+        except BaseException:
+            log.exception("child %d failed", os.getpid())
+            code = 1
+        finally:
+            os._exit(code)
+
+    def reap(self) -> None:
+        """Collect every child that has ended (after a SIGCHLD woke the loop)."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -46,91 +107,40 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
                 return
             if pid == 0:
                 return
-            slot = children.pop(pid, None)
-            if slot is None:
-                continue
-            stats.absorb(slot)
-            stats.closed()
-            free_slots.append(slot)
-            if os.WIFSIGNALED(status):
-                sig = signal.Signals(os.WTERMSIG(status)).name
-                log.warning("child %d (one connection) killed by %s; still serving", pid, sig)
+            self._forget(pid, status)
 
-    signals = StopSignals()
-    signals.install()
-    signal.signal(signal.SIGCHLD, reap)
-    acceptor = Acceptor(listener)
-    on_ready()
-    try:
-        while True:
-            sock = acceptor.accept()
-            if not free_slots:
-                reject(sock, config.protocol)
-                continue
-            # No signal between fork() and the bookkeeping: a fast child could be missed,
-            # and a child must not run the parent's SIGTERM handler.
-            signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    def _forget(self, pid: int, status: int, *, quiet: bool = False) -> None:
+        slot = self.children.pop(pid, None)
+        if slot is None:
+            return
+        self.stats.absorb(slot)
+        self.stats.closed()
+        self.free_slots.append(slot)
+        if os.WIFSIGNALED(status) and not quiet:
+            sig = signal.Signals(os.WTERMSIG(status)).name
+            log.warning("child %d (one connection) killed by %s; still serving", pid, sig)
+
+    # -- what the drain needs --------------------------------------------------------
+    def stop_accepting(self) -> None:
+        self.acceptor.close()
+
+    def stop_connections(self) -> None:
+        """SIGTERM every child: each finishes its request in flight, then exits."""
+        for pid in self.children:
+            _kill(pid, signal.SIGTERM)
+
+    def open_connections(self) -> int:
+        return len(self.children)
+
+    def abort_connections(self) -> None:
+        for pid in self.children:
+            _kill(pid, signal.SIGKILL)
+        while self.children:
             try:
-                slot = free_slots.pop()
-                try:
-                    pid = os.fork()
-                except OSError as exc:  # EAGAIN/ENOMEM: out of processes or memory
-                    free_slots.append(slot)
-                    reject(sock, config.protocol)
-                    acceptor.back_off(exc)
-                    continue
-                if pid == 0:
-                    stats.move_to_slot(slot)  # this copy of stats is the child's own
-                    _child(sock, listener, BlockingPump(sock, factory(), timeouts="kernel"))
-                children[pid] = slot
-                stats.opened()
-            finally:
-                sock.close()
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
-    except Stop:
-        pass
-    finally:
-        signals.raise_on_first = False
-        listener.close()
-        _stop_children(children, reap, config.graceful_timeout, signals)
-
-
-def _child(sock: socket.socket, listener: socket.socket, pump: BlockingPump) -> None:
-    """The child's side of ``fork()``: serve one connection, then ``_exit`` (never returns)."""
-    code = 0
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda s, f: pump.stop())
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)
-        listener.close()
-        pump.serve()
-    except BaseException:
-        log.exception("child %d failed", os.getpid())
-        code = 1
-    finally:
-        os._exit(code)
-
-
-def _stop_children(
-    children: dict[int, int], reap: Callable[[], None], grace: float, signals: StopSignals
-) -> None:
-    """SIGTERM every child (each finishes its request), wait out the grace period, then SIGKILL."""
-    for pid in list(children):
-        _kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while children and time.monotonic() < deadline and not signals.forced:
-        time.sleep(0.02)
-        reap()
-    for pid in list(children):
-        _kill(pid, signal.SIGKILL)
-    while children:
-        try:
-            pid, _ = os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-        children.pop(pid, None)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            self._forget(pid, status, quiet=True)
 
 
 def _kill(pid: int, signum: int) -> None:

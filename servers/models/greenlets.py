@@ -1,15 +1,16 @@
 """``gevent``: one greenlet per connection, on gevent's libev/libuv hub.
 
-The same blocking pump as ``fork`` and ``thread``, over gevent's cooperative
-sockets: a ``recv`` that would block switches to another greenlet instead. A
-greenlet costs about 14 us and a few KB, so thousands of connections are
-cheap; they all share one thread (and one core), and a crash ends them all.
-Nothing is monkey-patched: this module is imported only in a gevent server.
+Listen; accept with gevent's ``StreamServer`` (a greenlet per connection);
+serve each with the same blocking pump as ``fork`` and ``thread``, over
+gevent's cooperative sockets (a ``recv`` that would block switches to another
+greenlet instead); drain. A greenlet costs a few KB, so thousands of
+connections are cheap; they all share one thread (and one core), and a crash
+ends them all. Nothing is monkey-patched: this module is imported only in a
+gevent server.
 """
 
 from __future__ import annotations
 
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -19,8 +20,9 @@ import gevent.event
 import gevent.server
 import gevent.socket
 
+from servers.lifecycle import Lifecycle, PumpSet
 from servers.models._blocking import BlockingPump
-from servers.models._effects import reject
+from servers.models._closing import refuse
 from servers.models._fds import fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
@@ -31,53 +33,74 @@ SWEEP_INTERVAL = 1.0
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
-    cap = fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
-    stats = LocalStats("gevent")
-    factory = make_connection_factory(config, stats)
-    pumps: set[BlockingPump] = set()
+    lifecycle = Lifecycle(config.graceful_timeout)
+    wakeup = gevent.event.Event()
+    lifecycle.handle_signals(wakeup.set, install=gevent.signal_handler)
+    server = GreenletServer(listener, config, lifecycle, wakeup)
+    server.start()
+    on_ready()
+    while not lifecycle.stopping:
+        wakeup.wait()
+        wakeup.clear()
+    for timeout in lifecycle.drain(server):
+        wakeup.wait(timeout)
+        wakeup.clear()
 
-    def handle(sock: gevent.socket.socket, address: object) -> None:
-        if stats.open >= cap:
-            reject(sock, config.protocol)
+
+class GreenletServer(PumpSet):
+    """The greenlets of a greenlet-per-connection server, their deadlines, and how they stop."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        config: ServerConfig,
+        lifecycle: Lifecycle,
+        wakeup: gevent.event.Event,
+    ) -> None:
+        self.config = config
+        self.lifecycle = lifecycle
+        self.wakeup = wakeup
+        self.cap = fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
+        self.stats = LocalStats("gevent")
+        self.factory = make_connection_factory(config, self.stats)
+        self.pumps: set[BlockingPump] = set()
+        gsock = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
+        self.server = gevent.server.StreamServer(gsock, self.handle)
+        self.sweeper: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        self.server.start()
+        self.sweeper = gevent.spawn(self.sweep)
+
+    def handle(self, sock: gevent.socket.socket, address: object) -> None:
+        """Serve one connection (in its own greenlet), or refuse it at the cap."""
+        if self.stats.open >= self.cap:
+            refuse(sock, self.config.protocol)
             return
-        stats.opened()
-        pump = BlockingPump(sock, factory(), sleep=gevent.sleep, timeouts="sweep")
-        pumps.add(pump)
+        self.stats.opened()
+        pump = BlockingPump(sock, self.factory(), sleep=gevent.sleep, timeouts="sweep")
+        self.pumps.add(pump)
         try:
             pump.serve()
         finally:
-            pumps.discard(pump)
-            stats.closed()
+            self.pumps.discard(pump)
+            self.stats.closed()
+            if self.lifecycle.stopping:
+                self.wakeup.set()  # the drain may be waiting for the last one
 
-    gsock = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
-    server = gevent.server.StreamServer(gsock, handle)
-    stop_requested = gevent.event.Event()
-    signals = {"count": 0}
-
-    def on_signal() -> None:
-        signals["count"] += 1
-        stop_requested.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        gevent.signal_handler(signum, on_signal)
-
-    def sweep() -> None:
+    def sweep(self) -> None:
         """Once a second, time out every connection past its deadline."""
         while True:
             gevent.sleep(SWEEP_INTERVAL)
             now = time.monotonic()
-            for pump in list(pumps):
+            for pump in list(self.pumps):
                 pump.expire(now)
 
-    server.start()
-    sweeper = gevent.spawn(sweep)
-    on_ready()
-    stop_requested.wait()
-    server.close()  # stop accepting at once
-    for pump in list(pumps):
-        pump.stop()
-    deadline = time.monotonic() + config.graceful_timeout
-    while pumps and time.monotonic() < deadline and signals["count"] < 2:
-        gevent.sleep(0.02)
-    sweeper.kill()
-    server.stop(timeout=0)  # kills whatever is left
+    # -- what the drain needs --------------------------------------------------------
+    def stop_accepting(self) -> None:
+        self.server.close()
+
+    def abort_connections(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.kill()
+        self.server.stop(timeout=0)  # kills the greenlets still serving

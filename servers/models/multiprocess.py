@@ -6,9 +6,10 @@ accepting on the one shared socket. Built on :mod:`multiprocessing` with the
 ``spawn`` start method (the portable route: it works where there is no
 ``fork()``); ``IOMODELS_START_METHOD`` may choose ``fork`` or ``forkserver``.
 
-The supervisor (this process) starts the workers, respawns any that dies (a
-crash or a SIGKILL takes only that worker's connections), forwards shutdown,
-and gives up with a clear error if a worker cannot even start.
+The supervisor (this process, :class:`Supervisor`) starts the workers,
+respawns any that dies (a crash or a SIGKILL takes only that worker's
+connections), drains them on shutdown, and gives up with a clear error if a
+worker cannot even start.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.resource_tracker
 import os
 import signal
 import socket
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from servers.lifecycle import Lifecycle
 from servers.protocol.config import ServerConfig
 from servers.stats import SharedStats
 
@@ -65,6 +68,25 @@ def worker_main(
 
 
 class Supervisor:
+    """The supervisor process of the multiprocess model: what it promises.
+
+    * **Start**: ``count`` workers, each accepting only once it is ready;
+      :meth:`start` returns when the worker accepts, or raises
+      :class:`WorkerStartError` if it dies (or hangs for ``START_TIMEOUT``)
+      before that, so a worker that cannot start is never respawned in a loop.
+    * **Supervise**: a worker that dies (a crash, a SIGKILL) is respawned at
+      once; only its own connections were lost, and its open-connection count
+      is reset. The supervisor sleeps until a worker dies or a signal arrives
+      (``multiprocessing.connection.wait`` on the workers' sentinels and the
+      wake-up pipe): no polling.
+    * **Stop**: on SIGINT/SIGTERM, the shared drain: the listener closed here
+      (the workers close their copies), every worker sent SIGTERM and given the
+      grace period to drain its own connections, a second signal ending the
+      wait; then any worker left is killed, every child (the
+      ``multiprocessing`` resource tracker included) is reaped, and nothing is
+      left behind.
+    """
+
     def __init__(self, listener: socket.socket, config: ServerConfig) -> None:
         self.listener = listener
         self.config = config
@@ -75,7 +97,9 @@ class Supervisor:
         self.array = self.ctx.RawArray("q", SharedStats.slots_needed(self.count))
         self.stats = SharedStats("multiprocess", self.array, 0, workers=self.count)
         self.workers: list[Any] = [None] * self.count
-        self.signals = 0
+        # the workers' grace period, plus a second for them to exit
+        self.lifecycle = Lifecycle(config.graceful_timeout + 1.0)
+        self.wakeup = self.lifecycle.wake_by_pipe()
 
     def start(self, index: int) -> None:
         """Start worker ``index`` and wait until it accepts; raise if it dies first."""
@@ -97,11 +121,10 @@ class Supervisor:
 
     def supervise(self) -> None:
         """Respawn dead workers until a stop signal."""
-        while self.signals == 0:
-            sentinels = [w.sentinel for w in self.workers]
-            multiprocessing.connection.wait(sentinels, timeout=0.2)
+        while not self.lifecycle.stopping:
+            self.wait(None)
             for index, proc in enumerate(self.workers):
-                if self.signals or proc.is_alive():
+                if self.lifecycle.stopping or proc.is_alive():
                     continue
                 proc.join()
                 log.warning(
@@ -120,30 +143,42 @@ class Supervisor:
                     time.monotonic() - started,
                 )
 
-    def stop(self) -> None:
-        """Forward the shutdown; workers drain within the grace period, then are killed."""
+    def wait(self, timeout: float | None) -> None:
+        """Sleep until a worker ends, a signal arrives, or ``timeout`` passes."""
+        sentinels = [w.sentinel for w in self.workers if w is not None]
+        wake_fd = self.wakeup.fileno()
+        if wake_fd in multiprocessing.connection.wait([*sentinels, wake_fd], timeout):
+            self.wakeup.clear()
+
+    def reap_helpers(self) -> None:
+        """Stop and reap the resource tracker, which would otherwise outlive us as a zombie."""
+        tracker = multiprocessing.resource_tracker._resource_tracker
+        if getattr(tracker, "_pid", None) is not None:
+            tracker._stop()  # type: ignore[attr-defined]
+
+    # -- what the drain needs --------------------------------------------------------
+    def stop_accepting(self) -> None:
         self.listener.close()  # with the workers' copies closed too, new connections are refused
+
+    def stop_connections(self) -> None:
         for proc in self.workers:
             if proc is not None and proc.is_alive():
-                proc.terminate()  # SIGTERM: the worker drains
-        deadline = time.monotonic() + self.config.graceful_timeout + 1.0
-        for proc in self.workers:
-            if proc is None:
-                continue
-            while proc.is_alive() and time.monotonic() < deadline and self.signals < 2:
-                proc.join(0.05)
-            if proc.is_alive():
-                proc.kill()
-            proc.join()
+                proc.terminate()  # SIGTERM: the worker drains its own connections
 
-    def on_signal(self, signum: int, frame: object) -> None:
-        self.signals += 1
+    def open_connections(self) -> int:
+        return sum(1 for proc in self.workers if proc is not None and proc.is_alive())
+
+    def abort_connections(self) -> None:
+        for proc in self.workers:
+            if proc is not None:
+                if proc.is_alive():
+                    proc.kill()
+                proc.join()
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
     supervisor = Supervisor(listener, config)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, supervisor.on_signal)
+    lifecycle = supervisor.lifecycle
     try:
         for index in range(supervisor.count):
             supervisor.start(index)
@@ -151,9 +186,13 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
         supervisor.supervise()
     except WorkerStartError as exc:
         print(f"iomodels: error: {exc}", file=sys.stderr)
-        supervisor.stop()
+        supervisor.stop_accepting()
+        supervisor.abort_connections()  # nothing to drain: stop whatever did start, at once
+        supervisor.reap_helpers()
         raise SystemExit(1) from None
-    supervisor.stop()
+    for timeout in lifecycle.drain(supervisor):
+        supervisor.wait(timeout)
+    supervisor.reap_helpers()
 
 
 def _describe(exitcode: int | None) -> str:

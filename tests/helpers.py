@@ -1,0 +1,23 @@
+"""Helpers shared by the tests (no tests here)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.02) -> T:
+    """Call ``predicate`` until it returns something truthy; return that, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"gave up after {timeout} s waiting for {predicate!r} (last: {value!r})"
+            )
+        time.sleep(interval)
