@@ -7,7 +7,7 @@ import logging
 import sys
 
 from iomodels.argtypes import int_range, seconds
-from servers.registry import model_names
+from servers.registry import model_names, models_taking
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,15 +33,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int_range(0, 1024),
-        default=0,
-        help="multiprocess: worker processes (default: one per CPU)",
+        type=int_range(1, 1024),
+        default=None,
+        help=f"{' and '.join(models_taking('--workers'))}: worker processes (default: one per CPU)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int_range(1, 4096),
+        default=None,
+        help=f"{' and '.join(models_taking('--threads'))}: threads in the pool (default 32)",
     )
     parser.add_argument(
         "--max-connections",
-        type=int_range(0),
-        default=0,
-        help="connections served at once, beyond which HTTP gets 503 (default: the model's)",
+        type=int_range(1),
+        default=None,
+        help="connections served at once, beyond which HTTP gets 503 (default: the model's; "
+        "threadpool: the pool plus its queue, default 1024; not prefork, whose bound is --workers)",
     )
     parser.add_argument(
         "--allow-crash",
@@ -115,8 +122,9 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
         host=args.host,
         port=args.port,
         protocol=args.protocol,
-        workers=args.workers,
-        max_connections=args.max_connections,
+        workers=args.workers or 0,
+        threads=args.threads or 0,
+        max_connections=args.max_connections or 0,
         allow_crash=args.allow_crash,
         site_pages=args.site_pages,
         site_latency_ms=args.site_latency_ms,
@@ -128,7 +136,7 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
 
 def run(args: argparse.Namespace) -> int:
     from servers.listener import bind_listener, ready_line
-    from servers.registry import UnknownModel, load_model
+    from servers.registry import SIZING_FLAGS, UnknownModel, ignored_flag, load_model
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -140,6 +148,11 @@ def run(args: argparse.Namespace) -> int:
         driver = load_model(args.model)
     except UnknownModel as exc:
         print(f"iomodels serve: error: {exc}", file=sys.stderr)
+        return 2
+    given = [f for f in SIZING_FLAGS if getattr(args, f[2:].replace("-", "_")) is not None]
+    refused = ignored_flag(args.model, given)
+    if refused:
+        print(f"iomodels serve: error: {refused}", file=sys.stderr)
         return 2
     config = config_from_args(args)
     if config.allow_crash:

@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
 
 
+#: The ``serve`` flags that size a model's pool or cap: each applies only to the models
+#: whose :attr:`ModelInfo.flags` list it (``iomodels serve`` refuses it for the others).
+SIZING_FLAGS = ("--workers", "--threads", "--max-connections")
+_CAP = frozenset({"--max-connections"})
+
+
 @dataclass(frozen=True)
 class ModelInfo:
+    """A registered model.
+
+    Attributes:
+        flags: which of :data:`SIZING_FLAGS` the model obeys.
+    """
+
     name: str
     module: str
     summary: str
     needs_fork: bool = False
+    flags: frozenset[str] = _CAP
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -34,6 +48,20 @@ MODELS: dict[str, ModelInfo] = {
             "multiprocess",
             "servers.models.multiprocess",
             "one uvloop loop per core, supervised workers",
+            flags=_CAP | {"--workers"},
+        ),
+        ModelInfo(
+            "prefork",
+            "servers.models.prefork",
+            "N processes forked once, each serving one connection at a time",
+            needs_fork=True,
+            flags=frozenset({"--workers"}),
+        ),
+        ModelInfo(
+            "threadpool",
+            "servers.models.threadpool",
+            "a fixed pool of N threads, the excess waiting in a bounded queue",
+            flags=_CAP | {"--threads"},
         ),
     )
 }
@@ -45,6 +73,25 @@ class UnknownModel(ValueError):
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def models_taking(flag: str) -> list[str]:
+    """The models that obey ``flag`` (one of :data:`SIZING_FLAGS`)."""
+    return [name for name, info in MODELS.items() if flag in info.flags]
+
+
+def ignored_flag(name: str, given: Iterable[str]) -> str | None:
+    """Why model ``name`` cannot take one of the ``given`` sizing flags (None: it takes them all)."""
+    info = MODELS.get(name)
+    if info is None:
+        return None
+    for flag in given:
+        if flag in SIZING_FLAGS and flag not in info.flags:
+            return (
+                f"{flag} does not apply to model {name!r}; "
+                f"it applies to: {', '.join(models_taking(flag))}"
+            )
+    return None
 
 
 def load_model(name: str) -> ModuleType:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from servers.launcher import ServerProcess, ServerStartError
+from servers.registry import MODELS
 from tests.test_robustness_util import alive, hello_ok, wait_closed, workers
 from tests.wire import Wire, get
 
@@ -27,6 +28,8 @@ CRASH_KILLS = {
     "asyncio": "process",
     "uvloop": "process",
     "multiprocess": "worker",
+    "prefork": "worker",
+    "threadpool": "process",
 }
 
 
@@ -70,21 +73,21 @@ def respawn_log_seconds(server: ServerProcess, limit: float = 5.0) -> float:
 
 def test_crash_isolation(model: str, start_server: Start) -> None:
     """GET /crash kills exactly what the model's isolation says (the README table)."""
-    extra = ["--workers", "2"] if model == "multiprocess" else []
+    extra = ["--workers", "2"] if "--workers" in MODELS[model].flags else []
     server = start_server(model, args=["--allow-crash", *extra])
     assert "GET /crash is ENABLED" in server.log_text()
     if model == "multiprocess":
         bystander, victim, spares = wires_on_two_workers(server.port)
-    else:
+    else:  # prefork: each connection holds a worker of its own, so these are on two workers
         bystander, victim, spares = Wire(server.port), Wire(server.port), []
         assert bystander.request(get("/")).status == 200
     try:
-        victim_pid = worker_pid(victim) if model == "multiprocess" else 0
+        kills = CRASH_KILLS[model]
+        victim_pid = worker_pid(victim) if kills == "worker" else 0
         victim.send(get("/crash"))
         crashed_at = time.monotonic()
         took, data = wait_closed(victim.sock, 5)
         assert took is not None and data == b"", "the crashing connection got an answer"
-        kills = CRASH_KILLS[model]
         if kills == "process":
             assert server.proc is not None and server.proc.wait(5) == -signal.SIGSEGV
             assert bystander.closed_by_peer(2)
@@ -96,7 +99,7 @@ def test_crash_isolation(model: str, start_server: Start) -> None:
             total = time.monotonic() - crashed_at
             assert wait_respawn(server, victim_pid, 2, 1) is not None
             print(
-                f"multiprocess /crash: new worker ready {total:.3f} s after the crash "
+                f"{model} /crash: new worker ready {total:.3f} s after the crash "
                 f"(spawn to ready {start_to_ready:.3f} s)"
             )
             assert total <= 1.0

@@ -8,6 +8,7 @@ import resource
 import socket
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 import pytest
@@ -28,9 +29,55 @@ from tests.wire import Wire, get
 Start = Callable[..., ServerProcess]
 
 
-def one_worker(model: str) -> list[str]:
-    """multiprocess with one worker, so a cap is exact (the kernel picks the worker)."""
-    return ["--workers", "1"] if model == "multiprocess" else []
+#: What a connection beyond a model's bound meets: "503" (HTTP gets 503, echo a close, beyond
+#: --max-connections) or "backlog" (prefork, bounded by --workers: nobody accepts it until a
+#: worker is free, and then it is served).
+BEYOND_THE_BOUND = {
+    "fork": "503",
+    "thread": "503",
+    "gevent": "503",
+    "asyncio": "503",
+    "uvloop": "503",
+    "multiprocess": "503",
+    "prefork": "backlog",
+    "threadpool": "503",
+}
+
+#: Slowloris, per model: "immune" (500 trickling connections held at once, a normal client
+#: served meanwhile) or "pool" (connections served one per worker: an attack as large as the
+#: pool takes all of it, and a normal client waits until the header deadline frees a worker;
+#: a larger one holds the pool for longer, in turns, which is why such servers sit behind a
+#: proxy that buffers requests).
+SLOWLORIS = {
+    "fork": "immune",
+    "thread": "immune",
+    "gevent": "immune",
+    "asyncio": "immune",
+    "uvloop": "immune",
+    "multiprocess": "immune",
+    "prefork": "pool",
+    "threadpool": "pool",
+}
+#: The flag that sizes the pool of the "pool" models.
+POOL_FLAG = {"prefork": "--workers", "threadpool": "--threads"}
+
+
+def bound(model: str, connections: int) -> list[str]:
+    """Flags that bound ``model`` to ``connections`` served at once."""
+    if BEYOND_THE_BOUND[model] == "backlog":
+        return [POOL_FLAG[model], str(connections)]
+    # multiprocess with one worker, so the cap is exact (the kernel picks the worker)
+    one_worker = ["--workers", "1"] if model == "multiprocess" else []
+    return ["--max-connections", str(connections), *one_worker]
+
+
+def unanswered(sock: socket.socket, wait: float = 1.0) -> bool:
+    """Nothing arrives on ``sock`` for ``wait`` seconds (the connection waits in the backlog)."""
+    sock.settimeout(wait)
+    try:
+        return not sock.recv(1)
+    except TimeoutError:
+        return True
 
 
 def test_header_deadline_counts_from_first_byte(model: str, start_server: Start) -> None:
@@ -82,13 +129,20 @@ def test_keepalive_idle_closed(model: str, start_server: Start) -> None:
 
 
 def test_connection_cap_answers_503(model: str, start_server: Start) -> None:
-    """Beyond --max-connections: 503 with Connection: close; a freed slot serves again."""
-    server = start_server(model, args=["--max-connections", "2", *one_worker(model)])
+    """Beyond the bound: 503 with Connection: close (prefork: the connection waits in the
+    backlog, unanswered); a freed slot serves again."""
+    server = start_server(model, args=bound(model, 2))
     held = [Wire(server.port), Wire(server.port)]
     try:
         for wire in held:
             assert wire.request(get("/")).status == 200
         with Wire(server.port) as extra:
+            if BEYOND_THE_BOUND[model] == "backlog":
+                extra.send(get("/"))
+                assert unanswered(extra.sock), "served beyond the pool"
+                held.pop().close()
+                assert extra.read_response().status == 200
+                return
             response = extra.request(get("/"))
             assert response.status == 503 and response.closes
             assert extra.closed_by_peer(3)
@@ -100,8 +154,8 @@ def test_connection_cap_answers_503(model: str, start_server: Start) -> None:
 
 
 def test_connection_cap_closes_echo(model: str, start_server: Start) -> None:
-    """Beyond --max-connections the echo protocol just closes."""
-    server = start_server(model, "echo", args=["--max-connections", "1", *one_worker(model)])
+    """Beyond the bound the echo protocol just closes (prefork: waits in the backlog)."""
+    server = start_server(model, "echo", args=bound(model, 1))
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as first:
         first.sendall(b"ping")
         assert first.recv(10) == b"ping"
@@ -110,6 +164,12 @@ def test_connection_cap_closes_echo(model: str, start_server: Start) -> None:
                 second.sendall(b"ping")
             except OSError:
                 pass
+            if BEYOND_THE_BOUND[model] == "backlog":
+                assert unanswered(second), "served beyond the pool"
+                first.close()
+                second.settimeout(5)
+                assert second.recv(10) == b"ping"
+                return
             took, data = wait_closed(second, 3)
         assert took is not None and data == b""
 
@@ -120,26 +180,38 @@ def test_listen_backlog_default_and_flag(model: str, start_server: Start) -> Non
     assert listen_backlog(start_server(model, args=["--backlog", "2000"]).port) == 2000
 
 
+def seconds_to_hello(port: int, timeout: float = 10.0) -> float | None:
+    """How long one new connection waits for its ``GET /`` to be answered 200 (None: never)."""
+    start = time.monotonic()
+    return time.monotonic() - start if hello_ok(port, timeout) else None
+
+
 def test_slowloris(model: str, start_server: Start) -> None:
-    """500 connections sending a byte a second: a normal client is still served, and
-    every one of them is closed by the header deadline plus one second."""
+    """500 connections sending a byte a second (a pool's worth for a pooled model): a normal
+    client is still served (pooled: once the header deadline frees a worker), and every
+    attacking connection is closed by the header deadline plus one second."""
     deadline = 3.0
+    pooled = SLOWLORIS[model] == "pool"
+    pool = [POOL_FLAG[model], "2"] if pooled else []
     server = start_server(
-        model, args=["--header-timeout", str(deadline), "--keepalive-timeout", "3"]
+        model, args=["--header-timeout", str(deadline), "--keepalive-timeout", "3", *pool]
     )
-    attack = Slowloris(server.port, count=500)
+    attack = Slowloris(server.port, count=2 if pooled else 500)
     try:
         attack.open()
         attack.run(until=1.5)  # every connection has sent its first bytes
-        start = time.monotonic()
-        assert hello_ok(server.port, timeout=5), "a normal client was not served during slowloris"
-        served_in = time.monotonic() - start
-        attack.run(until=deadline + 4)
+        with ThreadPoolExecutor(1) as probe:  # the attack goes on while the client waits
+            served = probe.submit(seconds_to_hello, server.port)
+            attack.run(until=deadline + 4)
+            served_in = served.result()
     finally:
         attack.close()
+    assert served_in is not None, "a normal client was not served during slowloris"
     assert len(attack.closed_after) == attack.count, "some slowloris connections were never closed"
     worst = max(attack.closed_after.values())
     print(f"{model}: normal client served in {served_in:.3f} s; slowest close {worst:.2f} s")
+    if pooled:  # it waited for the deadline (about 1.5 s from here), then the lingering close
+        assert served_in >= 0.5, "served while the attack held the whole pool"
     # fork: a child's clock starts when it is forked, and 500 forks take about a second
     slack = 1.0 if model == "fork" else 0.5
     assert worst <= deadline + 1.0 + slack

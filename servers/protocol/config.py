@@ -32,7 +32,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     protocol: str = "http"  # "http" or "echo"
-    workers: int = 0  # multiprocess only; 0 means one per CPU
+    workers: int = 0  # multiprocess and prefork; 0 means one per CPU
+    threads: int = 0  # threadpool only; 0 means its default pool (32)
     max_connections: int = 0  # 0 means the model's default
     allow_crash: bool = False
     site_pages: int = 1000
