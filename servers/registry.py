@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
 
-
 #: The ``serve`` flags that size a model's pool or cap: each applies only to the models
 #: whose :attr:`ModelInfo.flags` list it (``iomodels serve`` refuses it for the others).
 SIZING_FLAGS = ("--workers", "--threads", "--max-connections")

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from servers.registry import MODELS, UnknownModel, load_model
+from servers.registry import MODELS, SIZING_FLAGS, UnknownModel, load_model, models_taking
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,3 +67,34 @@ def test_port_in_use_is_explained() -> None:
         out = run_cli("serve", "--model", "asyncio", "--port", str(port))
     assert out.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port 0" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("model", "flag", "applies_to"),
+    [
+        ("asyncio", "--workers", "multiprocess, prefork"),
+        ("prefork", "--threads", "threadpool"),
+        ("thread", "--threads", "threadpool"),
+        ("prefork", "--max-connections", "threadpool"),
+    ],
+)
+def test_a_flag_the_model_ignores_is_refused(model: str, flag: str, applies_to: str) -> None:
+    out = run_cli("serve", "--model", model, "--port", "0", flag, "4")
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"iomodels serve: error: {flag} does not apply to model {model!r}; "
+        f"it applies to: {', '.join(models_taking(flag))}"
+    ]
+    assert applies_to in out.stderr
+
+
+@pytest.mark.parametrize("flag", ["--workers", "--threads", "--max-connections"])
+def test_a_pool_of_zero_is_refused(flag: str) -> None:
+    out = run_cli("serve", "--model", "threadpool", flag, "0")
+    assert out.returncode == 2 and f"argument {flag}: 0 is out of range" in out.stderr
+
+
+def test_every_sizing_flag_applies_to_some_model() -> None:
+    for flag in SIZING_FLAGS:
+        assert models_taking(flag), flag
+    assert all(info.flags <= set(SIZING_FLAGS) for info in MODELS.values())

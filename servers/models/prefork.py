@@ -76,7 +76,11 @@ class Master:
     """The supervising process: starts, respawns and drains the workers."""
 
     def __init__(
-        self, listener: socket.socket, config: ServerConfig, lifecycle: Lifecycle, wakeup: WakeupPipe
+        self,
+        listener: socket.socket,
+        config: ServerConfig,
+        lifecycle: Lifecycle,
+        wakeup: WakeupPipe,
     ) -> None:
         self.listener = listener
         self.config = config
@@ -121,9 +125,7 @@ class Master:
         try:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             self.wakeup.close()  # the master's
-            stats = SharedStats(
-                "prefork", self.array, index, workers=self.count, root_pid=self.pid
-            )
+            stats = SharedStats("prefork", self.array, index, workers=self.count, root_pid=self.pid)
             Worker(self.listener, self.config, stats).run(ready_fd)
         except BaseException:
             log.exception("worker %d (pid %d) failed", index, os.getpid())
@@ -239,4 +241,3 @@ def _kill(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
-

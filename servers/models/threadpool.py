@@ -58,7 +58,11 @@ class PoolServer(PumpSet):
     """The pool, its queue, and how they stop."""
 
     def __init__(
-        self, listener: socket.socket, config: ServerConfig, lifecycle: Lifecycle, wakeup: WakeupPipe
+        self,
+        listener: socket.socket,
+        config: ServerConfig,
+        lifecycle: Lifecycle,
+        wakeup: WakeupPipe,
     ) -> None:
         self.acceptor = Acceptor(listener, wakeup, lifecycle, config.protocol)
         self.lifecycle = lifecycle
