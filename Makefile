@@ -49,6 +49,7 @@ compare: venv
 ## (one load at a time on this machine: the run holds /tmp/iomodels-bench.lock)
 BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--duration $(patsubst %s,%,$(DURATION)))
 bench: venv
+	$(BIN)/python -m pip install --quiet -e '.[references]'
 	flock /tmp/iomodels-bench.lock $(BIN)/iomodels bench $(if $(MODELS),--models "$(MODELS)") \
 		$(if $(WORKLOADS),--workloads "$(WORKLOADS)") $(BENCH_DURATION) $(if $(QUICK),--quick) $(BENCH_ARGS)
 

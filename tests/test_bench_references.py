@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from clients.bench import cli as bench_cli
 from clients.bench.placement import available_cpus
-from clients.bench.targets import REFERENCES, TargetProcess
+from clients.bench.targets import REFERENCES, TargetProcess, sizing_args
 from iomodels.cli import build_parser
 
 HTTP_REFS = [name for name, t in REFERENCES.items() if "http" in t.protocols and t.available()]
@@ -30,12 +33,17 @@ def _exchange(port: int, payload: bytes, done: Callable[[bytes], bool]) -> bytes
         return data
 
 
+#: References that close the connection after each response (gunicorn's sync workers).
+NO_KEEP_ALIVE = {"ref-gunicorn-sync"}
+
+
 @pytest.mark.parametrize("name", HTTP_REFS)
 def test_http_reference_says_hello(name: str) -> None:
     with TargetProcess(REFERENCES[name], "http", cpus=available_cpus()) as server:
         request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-        answer = _exchange(server.port, request * 2, lambda d: d.count(b"Hello, World!") >= 2)
-        assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"Hello, World!") == 2
+        count = 1 if name in NO_KEEP_ALIVE else 2
+        answer = _exchange(server.port, request * 2, lambda d: d.count(b"Hello, World!") >= count)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.count(b"Hello, World!") == count
 
 
 @pytest.mark.parametrize("name", ECHO_REFS)
@@ -76,3 +84,32 @@ def test_bench_cli_writes_its_files(tmp_path: Path) -> None:
 def test_bench_cli_rejects_unknown_names(tmp_path: Path) -> None:
     args = build_parser().parse_args(["bench", "--models", "nosuch", "--out", str(tmp_path)])
     assert bench_cli.run(args) == 2
+
+
+PRODUCTION = ["ref-gunicorn-sync", "ref-gunicorn-gthread", "ref-gunicorn-gevent", "ref-uvicorn"]
+
+
+def _get(port: int, target: str) -> bytes:
+    request = b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % target.encode()
+    return _exchange(port, request, lambda d: False)
+
+
+@pytest.mark.parametrize("name", PRODUCTION)
+def test_production_reference_serves_the_routes_and_overlaps_waits(name: str) -> None:
+    """gunicorn's workers and uvicorn answer the bench's routes; waits overlap up to the pool."""
+    target = REFERENCES[name]
+    if not target.available():
+        pytest.skip(f"{name} needs the references extra: {target.install}")
+    waits = 5
+    args = sizing_args(target, range(waits))  # sync: one worker per wait
+    with TargetProcess(target, "http", args, cpus=available_cpus()) as server:
+        assert _get(server.port, "/").endswith(b"Hello, World!")
+        assert _get(server.port, "/cpu?n=100").endswith(b"100 2441939492\n")
+        with ThreadPoolExecutor(waits) as pool:
+            start = time.monotonic()
+            answers = list(pool.map(lambda _: _get(server.port, "/io?ms=500"), range(waits)))
+            elapsed = time.monotonic() - start
+        assert all(a.endswith(b"waited 500 ms\n") for a in answers)
+        assert elapsed < waits * 0.5, f"{waits} waits took {elapsed:.2f} s: one after another"
+        processes = len(psutil.Process(server.pid).children()) + 1
+        assert processes == (1 + waits if args else 2 if name.startswith("ref-gunicorn") else 1)

@@ -19,7 +19,7 @@ from clients.bench import wrk
 from clients.bench.loader import LoaderError, LoaderProcess
 from clients.bench.placement import Placement, plan
 from clients.bench.sampler import TreeSampler
-from clients.bench.targets import TARGETS, Target, TargetProcess
+from clients.bench.targets import TARGETS, Target, TargetProcess, sizing_args
 from clients.bench.workloads import CPU_TARGET_MS, IDLE_STEPS, Workload
 from servers.launcher import ServerStartError
 
@@ -88,7 +88,7 @@ def build_jobs(opts: Options) -> list[Job]:
             if workload.protocol not in target.protocols:
                 continue
             if not target.available():
-                note = f"{name} skipped: not installed (sudo apt-get install nginx-light)"
+                note = f"{name} skipped: not installed ({target.install})"
                 if note not in opts.notes:
                     opts.notes.append(note)
                 continue
@@ -109,11 +109,9 @@ def _wants_wrk(job: Job, opts: Options) -> bool:
 
 
 def server_args(job: Job) -> list[str]:
+    args = sizing_args(job.target, job.placement.server_cpus)
     if job.target.reference:
-        return []
-    args: list[str] = []
-    if job.target.name == "multiprocess":
-        args += ["--workers", str(len(job.placement.server_cpus))]
+        return args
     if job.workload.mode == "idle":
         args += ["--keepalive-timeout", "3600"]
     return args

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from clients.bench.analysis import Verdict, add_ratios, shared_state_verdict, verdicts
+from clients.bench.predictions import add_predictions
+from clients.bench.predictions import verdicts as pool_verdicts
 from clients.bench.report import PERCENTILES
 
 CSV_FIELDS = [
@@ -73,7 +75,8 @@ def write_all(
     from clients.bench.render import render
 
     add_ratios(runs)
-    checked = verdicts(runs, machine.get("cpu_ms"))
+    add_predictions(runs)
+    checked = verdicts(runs, machine.get("cpu_ms")) + pool_verdicts(runs)
     shared = shared_state_verdict(machine.get("shared_counter"))
     if shared is not None:
         checked.append(shared)

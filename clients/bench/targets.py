@@ -1,13 +1,15 @@
-"""What the bench can start: the six models and the reference servers, all through ``ServerProcess``."""
+"""What the bench can start: the models and the reference servers, all through ``ServerProcess``."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from servers.launcher import ServerProcess
-from servers.registry import model_names
+from servers.models.threadpool import DEFAULT_THREADS
+from servers.registry import MODELS as REGISTRY
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,9 @@ class Target:
         args: its extra arguments.
         protocols: wire protocols it speaks.
         available: whether it can run here (nginx must be installed).
+        install: how to make it available when it is not.
         wrapper: the root process only supervises (nginx): leave it out of CPU figures.
+        sized: takes ``--workers N``, given one per server CPU (see :func:`sizing_args`).
     """
 
     name: str
@@ -28,7 +32,9 @@ class Target:
     args: tuple[str, ...] = ()
     protocols: tuple[str, ...] = ("http", "echo")
     available: Callable[[], bool] = field(default=lambda: True)
+    install: str = ""
     wrapper: bool = False
+    sized: bool = False
 
     @property
     def reference(self) -> bool:
@@ -41,7 +47,17 @@ def _nginx_available() -> bool:
     return available()
 
 
-MODELS: dict[str, Target] = {name: Target(name, f"model {name}") for name in model_names()}
+def _installed(module: str) -> Callable[[], bool]:
+    return lambda: importlib.util.find_spec(module) is not None
+
+
+#: How to install the production servers (``make bench`` does).
+REFERENCES_EXTRA = "pip install -e '.[references]'"
+
+MODELS: dict[str, Target] = {
+    name: Target(name, f"model {name}", sized="--workers" in info.flags)
+    for name, info in REGISTRY.items()
+}
 
 REFERENCES: dict[str, Target] = {
     t.name: t
@@ -61,11 +77,35 @@ REFERENCES: dict[str, Target] = {
         Target("ref-aiohttp-stdlib", "aiohttp.web, same routes, on the stdlib loop",
                "clients.references.aiohttp_app", ("--loop", "asyncio"), ("http",)),
         Target("ref-nginx", "nginx, one worker (the native ceiling)", "clients.references.nginx",
-               protocols=("http",), available=_nginx_available, wrapper=True),
+               protocols=("http",), available=_nginx_available, wrapper=True,
+               install="sudo apt-get install nginx-light"),
+        Target("ref-gunicorn-sync", "gunicorn sync workers, one per server CPU (the production "
+               "prefork; no keep-alive)", "clients.references.gunicorn_ref",
+               ("--worker-class", "sync"), ("http",), _installed("gunicorn"), REFERENCES_EXTRA,
+               sized=True),
+        Target("ref-gunicorn-gthread", f"gunicorn gthread, one worker of {DEFAULT_THREADS} threads "
+               "(the production thread pool)", "clients.references.gunicorn_ref",
+               ("--worker-class", "gthread", "--threads", str(DEFAULT_THREADS)), ("http",),
+               _installed("gunicorn"), REFERENCES_EXTRA),
+        Target("ref-gunicorn-gevent", "gunicorn gevent worker, one process",
+               "clients.references.gunicorn_ref", ("--worker-class", "gevent"), ("http",),
+               _installed("gunicorn"), REFERENCES_EXTRA),
+        Target("ref-uvicorn", "uvicorn, httptools on uvloop, one process",
+               "clients.references.uvicorn_ref", protocols=("http",),
+               available=_installed("uvicorn"), install=REFERENCES_EXTRA),
     )
 }  # fmt: skip
 
 TARGETS: dict[str, Target] = {**MODELS, **REFERENCES}
+
+
+def sizing_args(target: Target, server_cpus: Sequence[int]) -> list[str]:
+    """``--workers N``, one per server CPU, for the targets sized by processes (else nothing).
+
+    The thread pools need no flag: threadpool and ref-gunicorn-gthread share the
+    default of :data:`~servers.models.threadpool.DEFAULT_THREADS`.
+    """
+    return ["--workers", str(len(server_cpus))] if target.sized else []
 
 
 class TargetProcess(ServerProcess):

@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ECHO_REFS = ("ref-bare", "ref-echo-asyncio", "ref-echo-gevent", "ref-echo-thread", "ref-echo-fork")
+#: What people deploy for prefork, threadpool, gevent and uvloop (the ``references`` extra).
+PRODUCTION_REFS = (
+    "ref-gunicorn-sync",
+    "ref-gunicorn-gthread",
+    "ref-gunicorn-gevent",
+    "ref-uvicorn",
+)
 
 #: The minimal echo server of each model's kind (echo-1k: the core must cost almost nothing).
 KIND_REFERENCE = {
@@ -14,6 +21,8 @@ KIND_REFERENCE = {
     "gevent": "ref-echo-gevent",
     "thread": "ref-echo-thread",
     "fork": "ref-echo-fork",
+    "prefork": "ref-echo-fork",
+    "threadpool": "ref-echo-thread",
 }
 
 #: Target ms of pure-Python work per ``cpu`` request (``n`` is calibrated to it).
@@ -59,14 +68,14 @@ WORKLOADS: dict[str, Workload] = {
         Workload("echo-100k", "echo", "raw echo, 100 KiB messages, 10 connections", size=100 * 1024,
                  references=ECHO_REFS),
         Workload("hello", "http", "GET / on keep-alive, 50 connections", connections=50,
-                 references=("ref-bare", "ref-aiohttp", "ref-aiohttp-stdlib", "ref-nginx")),
+                 references=("ref-bare", "ref-aiohttp", "ref-aiohttp-stdlib", "ref-nginx", *PRODUCTION_REFS)),
         Workload("io-wait", "http", f"GET /io?ms={IO_WAIT_MS}, 500 connections (ideal 10,000 req/s)",
-                 path=f"/io?ms={IO_WAIT_MS}", connections=500, references=("ref-aiohttp",),
+                 path=f"/io?ms={IO_WAIT_MS}", connections=500, references=("ref-aiohttp", *PRODUCTION_REFS),
                  ideal_rps=500 * 1000 / IO_WAIT_MS),
         Workload("cpu", "http", f"GET /cpu (about {CPU_TARGET_MS:g} ms of pure Python), 4 connections, all CPUs",
                  path="/cpu?n={cpu_n}", connections=4, references=("ref-aiohttp",), server_all_cpus=True),
         Workload("churn", "churn", "GET / with Connection: close (a new connection per request), 10 connections",
-                 connections=10, references=("ref-bare", "ref-aiohttp")),
+                 connections=10, references=("ref-bare", "ref-aiohttp", *PRODUCTION_REFS)),
         Workload("idle", "idle", "steps of idle keep-alive connections up to 10,000; hello probe at each step",
                  connections=10, references=("ref-bare",)),
     )

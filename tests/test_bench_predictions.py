@@ -1,0 +1,70 @@
+"""The pooled models' predictions (Little's law) and the verdicts that check them."""
+
+from __future__ import annotations
+
+import pytest
+
+from clients.bench.predictions import add_predictions, predicted_rps, verdicts
+from clients.bench.targets import MODELS, REFERENCES, sizing_args
+from servers.models.threadpool import DEFAULT_THREADS
+
+
+def _run(model: str, workload: str, rps: float, cpu: float, cpus: int = 1, **more: object) -> dict:
+    return {
+        "model": model,
+        "workload": workload,
+        "rps": rps,
+        "server_cpu_us_per_req": cpu,
+        "connections": 500 if workload == "io-wait" else 50,
+        "placement": {"server_cpus": list(range(cpus))},
+        **more,
+    }
+
+
+def test_a_pool_predicts_n_over_the_wait() -> None:
+    assert predicted_rps(_run("prefork", "io-wait", 0, 0, cpus=1)) == pytest.approx(20.0)
+    assert predicted_rps(_run("prefork", "io-wait", 0, 0, cpus=2)) == pytest.approx(40.0)
+    assert predicted_rps(_run("ref-gunicorn-sync", "io-wait", 0, 0, cpus=4)) == pytest.approx(80.0)
+    assert predicted_rps(_run("threadpool", "io-wait", 0, 0)) == pytest.approx(DEFAULT_THREADS * 20)
+    few = {**_run("threadpool", "io-wait", 0, 0), "connections": 10}
+    assert predicted_rps(few) == pytest.approx(200.0)  # no more at once than there are clients
+    assert predicted_rps(_run("uvloop", "io-wait", 0, 0)) is None  # not bounded by a pool
+    assert predicted_rps(_run("prefork", "hello", 0, 0)) is None  # nothing waits
+
+
+def test_predictions_are_put_beside_the_measured_figure() -> None:
+    runs = [_run("prefork", "io-wait", 19.5, 0), _run("asyncio", "io-wait", 9000, 0)]
+    add_predictions(runs)
+    assert runs[0]["predicted_rps"] == pytest.approx(20.0) and "predicted_rps" not in runs[1]
+
+
+def test_pool_verdicts_say_which_targets_hold() -> None:
+    runs = [
+        _run("prefork", "io-wait", 19.5, 0),  # -2.5%: holds
+        _run("threadpool", "io-wait", 500.0, 0),  # -22%: does not
+        _run("prefork", "churn", 0, 60.0),
+        _run("fork", "churn", 0, 600.0),  # 0.1x: holds
+        _run("prefork", "hello", 0, 30.0),
+        _run("ref-gunicorn-sync", "hello", 0, 100.0),  # 0.3x: holds
+        _run("uvloop", "hello", 0, 20.0),
+        _run("ref-uvicorn", "hello", 0, 25.0),  # 0.8x: does not
+        _run("gevent", "hello", 0, 20.0),
+        _run("ref-gunicorn-gevent", "hello", 0, 80.0),  # no target: reported
+    ]
+    checked = {v.claim.split(" vs ")[0]: v for v in verdicts(runs)}
+    assert checked["io-wait: prefork req/s"].holds is True
+    assert "20 predicted (-2.5%)" in checked["io-wait: prefork req/s"].measured
+    assert checked["io-wait: threadpool req/s"].holds is False
+    assert checked["churn: CPU us per connection, prefork (processes made once)"].holds is True
+    assert checked["hello: prefork CPU us/req"].holds is True
+    assert checked["hello: uvloop CPU us/req"].holds is False
+    assert checked["hello: gevent CPU us/req"].holds is None
+    assert "hello: threadpool CPU us/req" not in checked  # its counterpart did not run
+
+
+def test_processes_sized_targets_get_one_worker_per_server_cpu() -> None:
+    assert sizing_args(MODELS["prefork"], (0, 1)) == ["--workers", "2"]
+    assert sizing_args(MODELS["multiprocess"], (0,)) == ["--workers", "1"]
+    assert sizing_args(REFERENCES["ref-gunicorn-sync"], (0,)) == ["--workers", "1"]
+    assert sizing_args(MODELS["threadpool"], (0,)) == []
+    assert sizing_args(REFERENCES["ref-gunicorn-gthread"], (0,)) == []
