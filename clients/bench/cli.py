@@ -19,7 +19,7 @@ QUICK_WARMUP = 0.3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default="", help="comma-separated models (default: all six)")
+    parser.add_argument("--models", default="", help="comma-separated models (default: all)")
     parser.add_argument("--workloads", default="", help="comma-separated workloads (default: all)")
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds measured per run (default 10)"
