@@ -46,7 +46,7 @@ compare: venv
 	$(BIN)/iomodels compare $(if $(MODELS),--models $(MODELS)) --duration $(DURATION) $(LOCUST_COMMON)
 
 ## bench: every model x workload into results/<UTC timestamp>/ (MODELS= WORKLOADS= DURATION=10 QUICK=1)
-## (one load at a time on this machine: the run holds /tmp/iomodels-bench.lock)
+## (installs the references extra: gunicorn, uvicorn; one load at a time: the run holds /tmp/iomodels-bench.lock)
 BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--duration $(patsubst %s,%,$(DURATION)))
 bench: venv
 	$(BIN)/python -m pip install --quiet -e '.[references]'
