@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from clients.crawl import CRAWLERS
-from iomodels.argtypes import int_range, seconds
+from common.argtypes import int_range, seconds
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
