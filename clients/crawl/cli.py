@@ -12,6 +12,10 @@ from common.argtypes import int_range, seconds
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from clients.crawl.report import fields_help
+
+    parser.epilog = fields_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     crawlers = ", ".join(CRAWLERS)
     parser.add_argument(
         "--crawler",
