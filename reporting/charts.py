@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reporting.formats import FLOOR, PERCENTILES, fmt_ms, fmt_num, missing
+from reporting.formats import FLOOR, PERCENTILES, fmt_num, missing
 from reporting.styles import is_reference, style_for
 from reporting.tables import label
 
@@ -66,11 +66,12 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def _value_text(value: float) -> str:
-    return fmt_num(value, 0 if abs(value) >= 100 else 2)
+    return fmt_num(value, 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2)
 
 
 def _tick(value: float, _position: float) -> str:
-    return f"{value:,.0f}" if value == 0 or abs(value) >= 10 else f"{value:g}"
+    """An axis label: ``0.05``, ``2``, ``50``, ``20,000``."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
 
 
 def _log_y(ax: Any) -> None:
@@ -79,14 +80,26 @@ def _log_y(ax: Any) -> None:
 
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_ms(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(_tick))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _hline(ax: Any, hline: tuple[float, str] | None, x: float) -> None:
+def _hline(ax: Any, hline: tuple[float, str] | None) -> None:
+    """A dotted line at ``y`` with its text at the right end, inside the axes."""
     if hline is not None:
         ax.axhline(hline[0], linestyle=":", color="#444444", linewidth=1)
-        ax.annotate(hline[1], (x, hline[0]), ha="right", va="bottom", fontsize=7, color="#444444")
+        ax.annotate(
+            hline[1],
+            (1.0, hline[0]),
+            xycoords=("axes fraction", "data"),
+            xytext=(-4, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="#444444",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
+        )
 
 
 def bar_chart(
@@ -160,7 +173,7 @@ def bar_chart(
                 fontsize=6.5,
             )
             tops.append(bar.marker)
-    _hline(ax, hline, len(bars) - 0.5)
+    _hline(ax, hline)
     ax.set_xticks(
         range(len(bars)), [label(b.name, markdown=False) for b in bars], rotation=30, ha="right"
     )
@@ -190,7 +203,7 @@ def bar_chart(
             )
         )
     if legend:
-        ax.legend(handles=legend, fontsize=7, loc="upper right")
+        ax.legend(handles=legend, fontsize=7, loc="best")
     return _save(fig, path)
 
 
@@ -227,7 +240,7 @@ def percentile_chart(
     for name, values in latencies.items():
         ys = [values.get(k) or None for k in keys]  # 0 cannot go on a log axis
         _plot_series(ax, name, range(len(keys)), ys)
-    _hline(ax, hline, len(keys) - 1)
+    _hline(ax, hline)
     ax.set_xticks(range(len(keys)), [text for _, text in PERCENTILES])
     _log_y(ax)
     ax.set_ylabel(f"latency ({unit}, log)")

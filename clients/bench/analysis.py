@@ -65,8 +65,7 @@ FIGURES: dict[str, Figure] = {
     "cpu_us": Figure(
         Run.cpu_us,
         _with(" us"),
-        "server CPU us per request: user + system time of the server's process tree "
-        "(reaped children included) over the measured window / requests",
+        "server CPU time (process tree, reaped children included) / requests",
     ),
     "cores": Figure(
         _cores, _with(" cores", 2), "server CPU time / wall time over the measured window"
