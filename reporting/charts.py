@@ -69,6 +69,19 @@ def _value_text(value: float) -> str:
     return fmt_num(value, 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2)
 
 
+def _value_label(
+    ax: Any,
+    text: str,
+    at: tuple[float, float],
+    offset: tuple[float, float],
+    ha: str,
+    va: str,
+    size: float,
+) -> None:
+    """A figure written next to the point it labels (``offset`` in points)."""
+    ax.annotate(text, at, xytext=offset, textcoords="offset points", ha=ha, va=va, fontsize=size)
+
+
 def _tick(value: float, _position: float) -> str:
     """An axis label: ``0.05``, ``2``, ``50``, ``20,000``."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
@@ -143,15 +156,8 @@ def bar_chart(
             )
             text = f"{FLOOR} {_value_text(bar.value)}" if bar.floor else _value_text(bar.value)
             beside = bar.marker is not None and not missing(bar.marker)
-            ax.annotate(
-                text,
-                (x - MARKER_OFFSET / 2 if beside else x, bar.value),
-                xytext=(0, 2),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=7,
-            )
+            centre = x - MARKER_OFFSET / 2 if beside else x
+            _value_label(ax, text, (centre, bar.value), (0, 2), "center", "bottom", 7)
             tops.append(bar.value)
         if bar.marker is not None and not missing(bar.marker):
             ax.plot(
@@ -163,15 +169,8 @@ def bar_chart(
                 linestyle="",
                 zorder=3,
             )
-            ax.annotate(
-                _value_text(bar.marker),
-                (x + MARKER_OFFSET, bar.marker),
-                xytext=(5, 0),
-                textcoords="offset points",
-                ha="left",
-                va="center",
-                fontsize=6.5,
-            )
+            at = (x + MARKER_OFFSET, bar.marker)
+            _value_label(ax, _value_text(bar.marker), at, (5, 0), "left", "center", 6.5)
             tops.append(bar.marker)
     _hline(ax, hline)
     ax.set_xticks(

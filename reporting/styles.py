@@ -53,7 +53,7 @@ STYLES: dict[str, Style] = {
     "iouring": Style("#003f5c", ">"),
     "interpreters": Style("#2f9e8f", "*"),
     # the crawlers' baseline
-    "sequential": Style("#000000", "."),
+    "sequential": Style("#000000", "8"),
     # the references: grey and dashed, told apart by shade and marker
     "ref-bare": _ref("#404040", "s"),
     "ref-aiohttp": _ref("#808080", "^"),
