@@ -1,4 +1,4 @@
-# iomodels: every target creates the virtualenv first when it is missing.
+# iomodels: `make` lists the targets; each target that runs the project creates the virtualenv first when it is missing.
 # The default python3 builds .venv; another Python (make venv PYTHON=python3.13) builds its
 # own .venv-<major.minor>, which every target uses when given the same PYTHON= (or VENV=).
 ifdef PYTHON
@@ -16,8 +16,22 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
+.PHONY: help venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
+.DEFAULT_GOAL := help
 
+## help: this list of targets (the default: `make` alone prints it)
+help:
+	@awk 'FNR == 1 { more = 0 } \
+		/^## [a-z][a-z-]*: / { n++; name[n] = substr($$2, 1, length($$2) - 1); \
+			desc[n] = substr($$0, length($$2) + 5); if (length(name[n]) > w) w = length(name[n]); \
+			more = 1; next } \
+		more && /^## / { n++; name[n] = ""; desc[n] = substr($$0, 4); next } \
+		{ more = 0 } \
+		END { print "usage: make [TARGET] [NAME=value ...]"; \
+			fmt = "  %-" w "s  %s\n"; \
+			for (i = 1; i <= n; i++) printf fmt, name[i], desc[i] }' $(MAKEFILE_LIST)
+
+## venv: create .venv with the project (editable) and its dev tools; the targets that need it do this first
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -98,13 +112,16 @@ test-all: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## lint: ruff check and ruff format --check
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## typecheck: mypy
 typecheck: venv
 	$(BIN)/mypy
 
+## clean: remove the virtualenv and caches
 clean:
 	rm -rf .venv .venv-* .pytest_cache .ruff_cache .mypy_cache .hypothesis build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
