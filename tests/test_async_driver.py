@@ -12,7 +12,7 @@ import pytest
 from servers.launcher import ServerProcess
 from tests.wire import Wire, get
 
-ASYNC_MODELS = ["asyncio", "uvloop", "multiprocess"]
+ASYNC_MODELS = ["asyncio", "uvloop", "multiprocess", "reactor", "generators"]
 
 
 @pytest.mark.parametrize("model", ASYNC_MODELS)
