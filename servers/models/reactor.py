@@ -46,7 +46,6 @@ ACCEPT_BATCH = 64
 MAX_QUEUED = 64
 #: Unsent bytes beyond which a client that does not read its responses is not read either.
 HIGH_WATER = 64 * 1024
-_PAUSED_FOR_WRITES, _PAUSED_FOR_QUEUE = 1, 2
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
@@ -72,21 +71,21 @@ class Pump:
 
     __slots__ = (
         *("server", "loop", "sock", "fd", "conn", "out", "pending", "timer", "deadline"),
-        *("paused", "peer_closed", "closing", "linger_left"),
+        *("peer_closed", "closing", "linger_left"),
     )
 
     def __init__(self, server: Reactor, sock: socket.socket, conn: Connection) -> None:
         self.server, self.loop, self.sock, self.conn = server, server.loop, sock, conn
         self.fd = sock.fileno()
-        self.out = bytearray()  # what the socket did not take yet
+        self.out = bytearray()  # what the socket has not taken yet
         self.pending: list[Action] | None = None  # actions held back by a Wait
-        self.timer: Timer | None = None  # the end of the Wait, or of the lingering close
-        self.deadline: Timer | None = None  # armed at or before the core's deadline
-        self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
+        self.timer: Timer | None = None  # the end of the Wait, or of the close
+        self.deadline: Timer | None = None  # at or before the core's deadline
         self.peer_closed = self.closing = False
         self.linger_left = LINGER_BYTES
         self.loop.add_reader(self.fd, self.on_readable)
 
+    # -- the loop calls these ------------------------------------------------------------
     def on_readable(self) -> None:
         try:
             data = self.sock.recv(READ_SIZE)
@@ -102,59 +101,11 @@ class Pump:
             self.linger_left -= len(data)
             if self.linger_left < 0 or (self.peer_closed and not self.out):
                 self.destroy()
-        elif self.pending is not None:  # during a Wait: keep reading, so a reset is noticed
+        elif self.pending is not None:  # in a Wait: keep reading, so a reset is noticed at once
             self.pending.extend(self.conn.receive_data(data))
-            if len(self.pending) > MAX_QUEUED:
-                self._pause(_PAUSED_FOR_QUEUE)
+            self.watch_reading()
         else:
             self.perform(self.conn.receive_data(data))
-
-    def perform(self, actions: list[Action]) -> None:
-        """Perform actions in order until a Wait (whose timer performs the rest) or CLOSE."""
-        try:
-            for index, action in enumerate(actions):
-                if type(action) is bytes:
-                    self.send(action)
-                elif action is CLOSE:
-                    self.close()
-                    return
-                elif type(action) is Wait:
-                    self.pending = actions[index + 1 :]
-                    if len(self.pending) > MAX_QUEUED:
-                        self._pause(_PAUSED_FOR_QUEUE)
-                    self.timer = self.loop.call_later(action.seconds, self.on_waited)
-                    return
-                elif type(action) is Compute:
-                    self.send(action.run())
-                elif action is CRASH:
-                    crash_now()
-        except OSError:  # reset, broken pipe
-            self.destroy()
-            return
-        conn = self.conn
-        if conn.draining and conn.idle:
-            self.close()
-            return
-        deadline = conn.deadline()
-        timer = self.deadline
-        if deadline is not None and (timer is None or timer.when > deadline):
-            if timer is not None:  # a later timer would find the deadline moved, and re-arm
-                timer.cancel()
-            self.deadline = self.loop.call_at(deadline, self.on_deadline)
-
-    def send(self, data: bytes) -> None:
-        if not self.out:
-            try:
-                sent = self.sock.send(data)
-            except BlockingIOError:
-                sent = 0
-            if sent == len(data):
-                return
-            data = data[sent:]
-            self.loop.add_writer(self.fd, self.on_writable)
-        self.out += data
-        if len(self.out) > HIGH_WATER:
-            self._pause(_PAUSED_FOR_WRITES)  # the client is not reading: stop reading it too
 
     def on_writable(self) -> None:
         try:
@@ -167,56 +118,117 @@ class Pump:
         if not self.out:
             self.loop.remove_writer(self.fd)
             if self.closing:
-                self._half_close()
+                self.half_close()
             else:
-                self._unpause(_PAUSED_FOR_WRITES)
+                self.watch_reading()
 
     def on_waited(self) -> None:
         actions, self.pending, self.timer = self.pending or [], None, None
         self.conn.touch()
-        self._unpause(_PAUSED_FOR_QUEUE)
+        self.watch_reading()
         self.perform(actions)
 
     def on_deadline(self) -> None:
         self.deadline = None
         if self.closing or self.pending is not None:
-            return  # lingering has its own timer; after a Wait, perform() re-arms
+            return  # the close has its own timer; after the Wait, perform() re-arms this one
         deadline = self.conn.deadline()
-        if deadline is not None and time.monotonic() < deadline:  # moved since: re-arm
-            self.deadline = self.loop.call_at(deadline, self.on_deadline)
-        elif deadline is not None:
+        if deadline is not None and deadline <= time.monotonic():
             self.perform(self.conn.timed_out())
+        else:
+            self.arm_deadline()  # the deadline moved since this timer was set
+
+    # -- what they do ------------------------------------------------------------------
+    def perform(self, actions: list[Action]) -> None:
+        """Perform actions in order until a Wait (its timer performs the rest) or CLOSE."""
+        try:
+            for index, action in enumerate(actions):
+                if type(action) is bytes:
+                    self.send(action)
+                elif action is CLOSE:
+                    self.close()
+                    return
+                elif type(action) is Wait:
+                    self.pending = actions[index + 1 :]
+                    self.timer = self.loop.call_later(action.seconds, self.on_waited)
+                    self.watch_reading()
+                    return
+                elif type(action) is Compute:
+                    self.send(action.run())
+                elif action is CRASH:
+                    crash_now()
+        except OSError:  # reset, broken pipe
+            self.destroy()
+            return
+        if self.conn.draining and self.conn.idle:
+            self.close()
+        else:
+            self.arm_deadline()
+
+    def arm_deadline(self) -> None:
+        """Keep a timer at or before the core's deadline (a later one would not be seen in time)."""
+        deadline, timer = self.conn.deadline(), self.deadline
+        if deadline is not None and (timer is None or timer.when > deadline):
+            if timer is not None:
+                timer.cancel()
+            self.deadline = self.loop.call_at(deadline, self.on_deadline)
+
+    def send(self, data: bytes) -> None:
+        """Send now what the socket takes; keep the rest for :meth:`on_writable`."""
+        if not self.out:
+            try:
+                sent = self.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = data[sent:]
+            self.loop.add_writer(self.fd, self.on_writable)
+        self.out += data
+        if len(self.out) > HIGH_WATER:
+            self.watch_reading()
+
+    def watch_reading(self) -> None:
+        """Read, unless the client does not read its responses or too much waits behind a Wait."""
+        if self.peer_closed or self.fd < 0:
+            return
+        pending = self.pending
+        if not self.closing and (
+            len(self.out) > HIGH_WATER or (pending is not None and len(pending) > MAX_QUEUED)
+        ):
+            self.loop.remove_reader(self.fd)
+        else:
+            self.loop.add_reader(self.fd, self.on_readable)
 
     def close(self) -> None:
         """Close after what was sent: at once if the client has closed, else by lingering.
 
-        Lingering: flush (bounded by SEND_TIMEOUT), half-close (the client reads
-        the response, then EOF), read and discard until the client closes too,
+        Lingering: flush (within SEND_TIMEOUT), half-close (the client reads the
+        response, then EOF), read and discard until the client closes too,
         :data:`LINGER_S` passes or :data:`LINGER_BYTES` are read; then close.
         """
         if self.closing:
             return
-        self.closing, self.pending, self.paused = True, None, 0
+        self.closing, self.pending = True, None
         if self.timer is not None:
             self.timer.cancel()
-        if not self.peer_closed:
-            self.loop.add_reader(self.fd, self.on_readable)
+        self.watch_reading()
         if self.out:
             self.timer = self.loop.call_later(SEND_TIMEOUT, self.destroy)
         else:
-            self._half_close()
+            self.half_close()
 
-    def _half_close(self) -> None:
-        try:
-            if self.peer_closed:
-                raise ConnectionAbortedError  # nobody to linger for
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            self.destroy()
-            return
+    def half_close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        self.timer = self.loop.call_later(LINGER_S, self.destroy)
+        if not self.peer_closed:
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+                self.timer = self.loop.call_later(LINGER_S, self.destroy)
+                return
+            except OSError:
+                pass
+        self.destroy()
 
     def destroy(self) -> None:
         """Close the socket now."""
@@ -230,17 +242,6 @@ class Pump:
         self.sock.close()
         self.fd = -1
         self.server.closed(self)
-
-    def _pause(self, reason: int) -> None:
-        if not self.paused and not self.peer_closed:
-            self.loop.remove_reader(self.fd)
-        self.paused |= reason
-
-    def _unpause(self, reason: int) -> None:
-        if self.paused & reason:
-            self.paused &= ~reason
-            if not self.paused and not self.peer_closed:
-                self.loop.add_reader(self.fd, self.on_readable)
 
     def stop(self) -> None:
         """Shutdown: close now if idle, else after the response in flight."""
@@ -278,28 +279,19 @@ class Reactor(PumpSet):
             except OSError as exc:
                 if exc.errno not in SCARCE:
                     raise
-                self.loop.remove_reader(
-                    self.listener_fd
-                )  # out of descriptors: back off, never spin
+                # out of descriptors: stop watching the listener for a while, never spin
+                self.loop.remove_reader(self.listener_fd)
                 self.loop.call_later(self.backoff.failed(exc), self._accept_again)
                 return
             self.backoff.succeeded()
-            if self.stats.open >= self.cap:
-                self.refuse(Pump(self, sock, self.factory()))
+            pump = Pump(self, sock, self.factory())
+            if self.stats.open >= self.cap:  # 503 (HTTP) or nothing (echo), a lingering close
+                http = self.config.protocol == "http"
+                pump.perform([overload_response(), CLOSE] if http else [CLOSE])
             else:
                 self.stats.opened()
-                pump = Pump(self, sock, self.factory())
                 self.pumps.add(pump)
                 pump.perform([])  # arms the keep-alive deadline
-
-    def refuse(self, pump: Pump) -> None:
-        """Over the cap: 503 (HTTP) or nothing (echo), then a lingering close."""
-        try:
-            if self.config.protocol == "http":
-                pump.send(overload_response())
-            pump.close()
-        except OSError:
-            pump.destroy()
 
     def _accept_again(self) -> None:
         if self.accepting:
