@@ -1,7 +1,8 @@
 """An event loop and generator coroutines, written by hand on ``selectors``: no asyncio.
 
-The article's "message loop" (异步IO的消息循环) and "coroutines through
-generators" (协程通过生成器实现), small enough to read in one sitting each:
+The article's "message loop" (异步IO模型需要一个消息循环) and its "coroutines
+through generators" (对协程的支持通过生成器实现), each small enough to read in
+one sitting:
 
 * :mod:`handloop.loop`: :class:`Loop`, one thread repeating "wait for events,
   handle them": sockets ready to read or write (a callback each), timers due
