@@ -35,6 +35,10 @@ MODELS: dict[str, ModelInfo] = {
             "servers.models.multiprocess",
             "one uvloop loop per core, supervised workers",
         ),
+        ModelInfo(
+            "reactor", "servers.models.reactor", "one event loop written by hand (selectors)"
+        ),
+        ModelInfo("generators", "servers.models.generators", "generator coroutines on that loop"),
     )
 }
 

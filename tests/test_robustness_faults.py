@@ -27,6 +27,8 @@ CRASH_KILLS = {
     "asyncio": "process",
     "uvloop": "process",
     "multiprocess": "worker",
+    "reactor": "process",
+    "generators": "process",
 }
 
 
