@@ -1,6 +1,13 @@
-# iomodels: every target creates the virtualenv first when it is missing.
-PYTHON ?= python3
-VENV   ?= .venv
+# iomodels: `make` lists the targets; each target that runs the project creates the virtualenv first when it is missing.
+# The default python3 builds .venv; another Python (make venv PYTHON=python3.13) builds its
+# own .venv-<major.minor>, which every target uses when given the same PYTHON= (or VENV=).
+ifdef PYTHON
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VENV ?= .venv-$(or $(PY_VERSION),unknown)
+else
+PYTHON := python3
+VENV ?= .venv
+endif
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -9,14 +16,33 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
+.PHONY: help venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
+.DEFAULT_GOAL := help
 
+## help: this list of targets (the default: `make` alone prints it)
+help:
+	@awk 'FNR == 1 { more = 0 } \
+		/^## [a-z][a-z-]*: / { n++; name[n] = substr($$2, 1, length($$2) - 1); \
+			desc[n] = substr($$0, length($$2) + 5); if (length(name[n]) > w) w = length(name[n]); \
+			more = 1; next } \
+		more && /^## / { n++; name[n] = ""; desc[n] = substr($$0, 4); next } \
+		{ more = 0 } \
+		END { print "usage: make [TARGET] [NAME=value ...]"; \
+			fmt = "  %-" w "s  %s\n"; \
+			for (i = 1; i <= n; i++) printf fmt, name[i], desc[i] }' $(MAKEFILE_LIST)
+
+## venv: create .venv with the project (editable) and its dev tools; the targets that need it do this first
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "iomodels needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ": choose another with PYTHON=...")' \
+		|| { command -v $(PYTHON) >/dev/null || echo "iomodels: no such Python: $(PYTHON)"; exit 2; }
+	@if [ -e $(VENV) ] && ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then \
+		echo "$(VENV) is broken or was built by a Python older than 3.11: rebuilding it with $(PYTHON)"; \
+		rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 ## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http)
@@ -87,13 +113,16 @@ test-all: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## lint: ruff check and ruff format --check
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## typecheck: mypy
 typecheck: venv
 	$(BIN)/mypy
 
+## clean: remove the virtualenv and caches
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build *.egg-info
+	rm -rf .venv .venv-* .pytest_cache .ruff_cache .mypy_cache .hypothesis build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -18,8 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-import psutil
-
+from common.process_tree import ProcessTree
 from servers.launcher import ServerProcess
 from servers.registry import model_names
 
@@ -45,15 +44,8 @@ class Counts:
 
 def usage(server: ServerProcess) -> Usage:
     """Open descriptors and RSS summed over the server's process tree."""
-    fds = rss = count = 0
-    for proc in server.tree():
-        try:
-            fds += proc.num_fds()
-            rss += proc.memory_info().rss
-            count += 1
-        except psutil.Error:
-            continue
-    return Usage(fds, rss, count)
+    now = ProcessTree(server.pid).usage(fds=True)
+    return Usage(now.fds or 0, now.rss_bytes, now.processes)
 
 
 def echo_request(rng: random.Random) -> tuple[bytes, bytes]:

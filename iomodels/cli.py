@@ -1,8 +1,10 @@
 """The ``iomodels`` command line: one sub-command per job.
 
 Each sub-command lives in its own module exposing ``configure(parser)`` and
-``run(args) -> int``; those modules keep heavy imports inside ``run`` so that
-``iomodels serve`` never loads what the benchmark or Locust need.
+``run(args) -> int``. Only the chosen sub-command's module is imported, and
+only its parser is built: ``iomodels serve`` loads nothing of the benchmark,
+the load client or Locust. The top-level ``--help`` lists every command from
+:data:`COMMANDS` without importing any of them.
 """
 
 from __future__ import annotations
@@ -26,23 +28,38 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("loadtests.cli_compare", "the same Locust scenario against each model, one report"),
 }
 
+DESCRIPTION = "Equivalent servers, one per IO model, and the tools to compare them."
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="iomodels",
-        description="Equivalent servers, one per IO model, and the tools to compare them.",
-    )
+
+def top_parser() -> argparse.ArgumentParser:
+    """The ``iomodels`` parser: the list of commands for ``--help`` and for a wrong command name."""
+    parser = argparse.ArgumentParser(prog="iomodels", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module, help_text) in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).configure(sub_parser)
-        sub_parser.set_defaults(_module=module)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of one sub-command (its module is imported, and no other)."""
+    module, help_text = COMMANDS[name]
+    parser = argparse.ArgumentParser(prog=f"iomodels {name}", description=help_text)
+    importlib.import_module(module).configure(parser)
+    parser.set_defaults(command=name, _module=module)
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The arguments of ``iomodels COMMAND ...``; a wrong command or flag exits 2 with the right usage."""
+    if not argv or argv[0] not in COMMANDS:
+        # exits on --help, on a missing command and on an unknown one (naming the choices)
+        found, rest = top_parser().parse_known_args(argv)
+        argv = [found.command, *rest]
+    return command_parser(argv[0]).parse_args(argv[1:])
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:

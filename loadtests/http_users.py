@@ -14,6 +14,7 @@ import re
 from locust import FastHttpUser, task
 
 from loadtests import options as opt
+from loadtests.scenario import WEBSITE_MIX
 
 HELLO = b"Hello, World!"
 _HREF = re.compile(rb'href="(/site/[^"]*)"')
@@ -44,9 +45,9 @@ class IomodelsUser(FastHttpUser):
         body = random.randbytes(size)
         with self.client.post(
             "/echo",
-            data=body,
+            data=body,  # type: ignore[arg-type]
             name=f"/echo [{size} B]",
-            catch_response=True,  # type: ignore[arg-type]
+            catch_response=True,
         ) as resp:
             if resp.content != body:
                 resp.failure(f"echo mismatch: sent {size} B, got {len(resp.content or b'')} B back")
@@ -70,23 +71,23 @@ class WebsiteUser(IomodelsUser):
     def on_start(self) -> None:
         self.page = "/site/"
 
-    @task(4)
+    @task(WEBSITE_MIX["hello"])
     def hello(self) -> None:
         self.get_hello()
 
-    @task(2)
+    @task(WEBSITE_MIX["echo"])
     def echo(self) -> None:
         self.post_echo()
 
-    @task(2)
+    @task(WEBSITE_MIX["io"])
     def io(self) -> None:
         self.get_io()
 
-    @task(1)
+    @task(WEBSITE_MIX["cpu"])
     def cpu(self) -> None:
         self.get_cpu()
 
-    @task(3)
+    @task(WEBSITE_MIX["browse"])
     def browse(self) -> None:
         """Open the current page and follow one of its links (redirects included, broken ones skipped)."""
         name = "/site/" if self.page == "/site/" else "/site/[page]"

@@ -13,13 +13,11 @@ import logging
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
+from common.process_tree import stop_tree
 from servers.launcher import ServerProcess
 
 logger = logging.getLogger(__name__)
@@ -119,14 +117,6 @@ def target_server(
         server.stop(timeout=15)
 
 
-def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
 def run_locust(cmd: Sequence[str], *, timeout: float | None = None, quiet: bool = False) -> int:
     """Run Locust to the end; on Ctrl-C (or ``timeout``) stop it and every worker it forked.
 
@@ -139,37 +129,16 @@ def run_locust(cmd: Sequence[str], *, timeout: float | None = None, quiet: bool 
     try:
         return proc.wait(timeout)
     except (KeyboardInterrupt, subprocess.TimeoutExpired):
-        stop_process_tree(proc)
+        stop_locust(proc)
         raise
     finally:
-        stop_process_tree(proc)
+        stop_locust(proc)
 
 
-def _wait(proc: subprocess.Popen[bytes], seconds: float) -> bool:
-    """Wait up to ``seconds`` for ``proc`` to exit (a second Ctrl-C ends the wait); True if it did."""
-    deadline = time.monotonic() + seconds
-    while proc.poll() is None and time.monotonic() < deadline:
-        try:
-            proc.wait(0.2)
-        except subprocess.TimeoutExpired:
-            continue
-        except KeyboardInterrupt:
-            break
-    return proc.poll() is not None
+def stop_locust(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    """Stop Locust and every worker it forked: SIGINT (it saves its reports then), a grace period, SIGKILL.
 
-
-def stop_process_tree(proc: subprocess.Popen[bytes], grace: float = 20.0) -> None:
-    """SIGINT ``proc`` if alive, wait up to ``grace``, then SIGKILL it and its descendants."""
-    procs = _tree(proc.pid)
-    # after Ctrl-C in a terminal Locust got the SIGINT too: give it a moment before a second one
-    if not _wait(proc, 3.0):
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
-        _wait(proc, grace)
-    for p in procs:
-        with contextlib.suppress(psutil.Error):
-            if p.is_running():
-                p.kill()
-    psutil.wait_procs(procs, timeout=5)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
+    After Ctrl-C in a terminal Locust got the SIGINT too: it gets 3 s to exit
+    before a second one.
+    """
+    stop_tree(proc, signal.SIGINT, grace, patience=3.0)

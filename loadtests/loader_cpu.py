@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from common.process_tree import ProcessTree
+
 #: share of the running samples that must be saturated to call the run loader-bound
 BOUND_SHARE = 0.25
 #: mean machine CPU (% of all cores) from which the machine itself is the limit
@@ -43,11 +45,7 @@ class LoaderCpu:
         self._refresh()
 
     def _refresh(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            tree = []
+        tree = ProcessTree(self.pid).processes()
         alive = {p.pid for p in tree}
         for pid in list(self._procs):
             if pid not in alive:

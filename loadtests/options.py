@@ -11,14 +11,27 @@ from typing import Any
 
 from locust import events
 
-#: defaults, shared with the tests and the runner
-MESSAGE_SIZE = 1024
-IO_MS = 50
-CPU_N = 2_000
-THINK_MS = 0
-ECHO_TIMEOUT_S = 10.0
-STATS_INTERVAL_S = 1.0
-LOADER_BOUND_PCT = 80.0
+from loadtests.scenario import (
+    CPU_N,
+    ECHO_TIMEOUT_S,
+    IO_MS,
+    LOADER_BOUND_PCT,
+    MESSAGE_SIZE,
+    STATS_INTERVAL_S,
+    THINK_MS,
+)
+
+__all__ = [
+    "CPU_N",
+    "ECHO_TIMEOUT_S",
+    "IO_MS",
+    "LOADER_BOUND_PCT",
+    "MESSAGE_SIZE",
+    "STATS_INTERVAL_S",
+    "THINK_MS",
+    "add_arguments",
+    "option",
+]
 
 
 @events.init_command_line_parser.add_listener

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-#: percentile name -> fraction, the names clients.bench.report.PERCENTILES uses
+#: percentile name -> fraction, the names reporting.formats.PERCENTILES uses
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99, "p999": 0.999, "max": 1.0}
 
 

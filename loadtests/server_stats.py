@@ -17,44 +17,9 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from servers.stats import process_tree_usage
+from common.process_tree import ProcessTree
 
 MB = 1024 * 1024
-
-
-def tree_cpu_seconds(root_pid: int) -> float | None:
-    """CPU seconds used so far by ``root_pid``, its live descendants and the children they reaped."""
-    try:
-        root = psutil.Process(root_pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return None
-    total = 0.0
-    for proc in procs:
-        try:
-            t = proc.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
-def tree_connections(root_pid: int) -> int:
-    """Established TCP connections held by the process tree (for servers without ``/stats``)."""
-    try:
-        root = psutil.Process(root_pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    seen = set()
-    for proc in procs:
-        try:
-            for conn in proc.net_connections(kind="tcp"):
-                if conn.status == psutil.CONN_ESTABLISHED and conn.raddr:
-                    seen.add((conn.laddr, conn.raddr))
-        except psutil.Error:
-            continue
-    return len(seen)
 
 
 def local_server_pid(pid: int) -> int:
@@ -103,7 +68,7 @@ class ServerProbe:
             conn.close()
 
     def _cpu_pct(self, pid: int, now: float) -> float | None:
-        seconds = tree_cpu_seconds(pid)
+        seconds = ProcessTree(pid).cpu_seconds()
         if seconds is None:
             return None
         last, self._cpu_last = self._cpu_last, (now, seconds)
@@ -137,13 +102,13 @@ class ServerProbe:
             rate = self._rate(out["requests_total"], now)
             if rate is not None:
                 out["rps"] = rate
-        elif pid:
-            usage = process_tree_usage(pid)
-            if psutil.pid_exists(pid):
-                out["rss_mb"] = round(usage["rss_bytes"] / MB, 1)
-                out["processes"] = usage["processes"]
-                out["threads"] = usage["threads"]
-                out["connections"] = tree_connections(pid)
+        elif pid and psutil.pid_exists(pid):
+            tree = ProcessTree(pid)
+            usage = tree.usage()
+            out["rss_mb"] = round(usage.rss_bytes / MB, 1)
+            out["processes"] = usage.processes
+            out["threads"] = usage.threads
+            out["connections"] = tree.connections()
         if pid:
             cpu = self._cpu_pct(pid, now)
             if cpu is not None:

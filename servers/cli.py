@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from iomodels.argtypes import int_range, seconds
+from common.argtypes import int_range, seconds
 from servers.registry import model_names, models_taking
 
 

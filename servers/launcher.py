@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from common.process_tree import ProcessTree, kill_all, stop_tree
+
 _READY = re.compile(r"listening on (http|echo)://(\[[^\]]+\]|[^:]+):(\d+) model=(\S+) pid=(\d+)")
 
 
@@ -127,42 +129,30 @@ class ServerProcess:
 
     def tree(self) -> list[psutil.Process]:
         """The server process and all its descendants (alive now)."""
-        try:
-            root = psutil.Process(self.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
+        return ProcessTree(self.pid).processes()
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
         """Send ``sig`` and wait; anything still alive after ``timeout`` is killed. Returns the exit code."""
         if self.proc is None:
             return None
-        procs = self.tree()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+        code = stop_tree(self.proc, sig, timeout)
+        self._close_stdout()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL the server and every process it started; reap it."""
+        if self.proc is None:
+            return
+        kill_all(self.tree())
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(5)
         except subprocess.TimeoutExpired:
             pass
-        self.kill(procs)
-        return self.proc.returncode
+        self._close_stdout()
 
-    def kill(self, procs: list[psutil.Process] | None = None) -> None:
-        """SIGKILL the server and every process it started; reap it."""
-        procs = procs if procs is not None else self.tree()
-        for proc in procs:
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-        psutil.wait_procs(procs, timeout=5)
-        if self.proc is not None:
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-            if self.proc.stdout:
-                self.proc.stdout.close()
+    def _close_stdout(self) -> None:
+        if self.proc is not None and self.proc.stdout:
+            self.proc.stdout.close()
 
     def __enter__(self) -> ServerProcess:
         return self.start() if self.proc is None else self

@@ -62,6 +62,10 @@ MODELS: dict[str, ModelInfo] = {
             "a fixed pool of N threads, the excess waiting in a bounded queue",
             flags=_CAP | {"--threads"},
         ),
+        ModelInfo(
+            "reactor", "servers.models.reactor", "one event loop written by hand (selectors)"
+        ),
+        ModelInfo("generators", "servers.models.generators", "generator coroutines on that loop"),
     )
 }
 

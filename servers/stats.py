@@ -13,48 +13,31 @@ import threading
 import time
 from typing import Any
 
-import psutil
+from common.process_tree import ProcessTree
 
 OPEN, TOTAL, REQUESTS, PEAK = range(4)
 _FIELDS = 4
 
 
 def process_tree_usage(root_pid: int) -> dict[str, float]:
-    """Memory, CPU time and tasks of ``root_pid`` and all its descendants.
+    """Memory, CPU time and tasks of ``root_pid`` and all its descendants (this process if it is gone).
 
-    ``rss_bytes`` adds up each process's resident set, so pages that forked
-    children share with their parent are counted once per child; ``pss_bytes``
-    (proportional set size) splits shared pages between their users, so its sum
-    is the tree's real footprint. ``cpu_s`` includes children already reaped.
+    ``rss_bytes`` overstates what forked children add (shared pages count once
+    per process); ``pss_bytes`` splits shared pages, so it is the tree's real
+    footprint. ``cpu_s`` includes children already reaped.
     """
-    try:
-        root = psutil.Process(root_pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        root = psutil.Process()
-        procs = [root]
-    rss = pss = threads = count = 0
-    cpu = 0.0
-    for proc in procs:
-        try:
-            with proc.oneshot():
-                mem = proc.memory_full_info()
-                times = proc.cpu_times()
-                threads += proc.num_threads()
-            rss += mem.rss
-            pss += getattr(mem, "pss", mem.rss)
-            cpu += times.user + times.system
-            if proc is root:
-                cpu += times.children_user + times.children_system
-            count += 1
-        except psutil.Error:
-            continue
+    tree = ProcessTree(root_pid)
+    cpu = tree.cpu_seconds()
+    if cpu is None:
+        tree = ProcessTree(os.getpid())
+        cpu = tree.cpu_seconds() or 0.0
+    usage = tree.usage(pss=True)
     return {
-        "rss_bytes": rss,
-        "pss_bytes": pss,
+        "rss_bytes": usage.rss_bytes,
+        "pss_bytes": usage.pss_bytes or 0,
         "cpu_s": round(cpu, 3),
-        "processes": count,
-        "threads": threads,
+        "processes": usage.processes,
+        "threads": usage.threads,
     }
 
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from clients.bench.predictions import add_predictions, predicted_rps, verdicts
+from clients.bench.analysis import verdicts
+from clients.bench.placement import Placement
+from clients.bench.predictions import add_predictions, predicted_rps
+from clients.bench.records import Run
+from clients.bench.results import check
 from clients.bench.targets import MODELS, REFERENCES, sizing_args
 from servers.models.threadpool import DEFAULT_THREADS
 
 
-def _run(model: str, workload: str, rps: float, cpu: float, cpus: int = 1, **more: object) -> dict:
-    return {
-        "model": model,
-        "workload": workload,
-        "rps": rps,
-        "server_cpu_us_per_req": cpu,
-        "connections": 500 if workload == "io-wait" else 50,
-        "placement": {"server_cpus": list(range(cpus))},
-        **more,
-    }
+def _run(
+    model: str, workload: str, rps: float, cpu: float, cpus: int = 1, connections: int = 0
+) -> Run:
+    return Run(
+        model=model,
+        workload=workload,
+        rps=rps,
+        server_cpu_us_per_req=cpu,
+        connections=connections or (500 if workload == "io-wait" else 50),
+        placement=Placement(server_cpus=tuple(range(cpus)), loader_cpus=(cpus,), shared=False),
+    )
 
 
 def test_a_pool_predicts_n_over_the_wait() -> None:
@@ -26,7 +31,7 @@ def test_a_pool_predicts_n_over_the_wait() -> None:
     assert predicted_rps(_run("prefork", "io-wait", 0, 0, cpus=2)) == pytest.approx(40.0)
     assert predicted_rps(_run("ref-gunicorn-sync", "io-wait", 0, 0, cpus=4)) == pytest.approx(80.0)
     assert predicted_rps(_run("threadpool", "io-wait", 0, 0)) == pytest.approx(DEFAULT_THREADS * 20)
-    few = {**_run("threadpool", "io-wait", 0, 0), "connections": 10}
+    few = _run("threadpool", "io-wait", 0, 0, connections=10)
     assert predicted_rps(few) == pytest.approx(200.0)  # no more at once than there are clients
     assert predicted_rps(_run("uvloop", "io-wait", 0, 0)) is None  # not bounded by a pool
     assert predicted_rps(_run("prefork", "hello", 0, 0)) is None  # nothing waits
@@ -35,10 +40,11 @@ def test_a_pool_predicts_n_over_the_wait() -> None:
 def test_predictions_are_put_beside_the_measured_figure() -> None:
     runs = [_run("prefork", "io-wait", 19.5, 0), _run("asyncio", "io-wait", 9000, 0)]
     add_predictions(runs)
-    assert runs[0]["predicted_rps"] == pytest.approx(20.0) and "predicted_rps" not in runs[1]
+    assert runs[0].predicted_rps == pytest.approx(20.0) and runs[1].predicted_rps is None
+    assert runs[0].to_dict()["predicted_rps"] == pytest.approx(20.0)
 
 
-def test_pool_verdicts_say_which_targets_hold() -> None:
+def test_pool_claims_say_which_targets_hold() -> None:
     runs = [
         _run("prefork", "io-wait", 19.5, 0),  # -2.5%: holds
         _run("threadpool", "io-wait", 500.0, 0),  # -22%: does not
@@ -51,15 +57,19 @@ def test_pool_verdicts_say_which_targets_hold() -> None:
         _run("gevent", "hello", 0, 20.0),
         _run("ref-gunicorn-gevent", "hello", 0, 80.0),  # no target: reported
     ]
-    checked = {v.claim.split(" vs ")[0]: v for v in verdicts(runs)}
-    assert checked["io-wait: prefork req/s"].holds is True
-    assert "20 predicted (-2.5%)" in checked["io-wait: prefork req/s"].measured
-    assert checked["io-wait: threadpool req/s"].holds is False
-    assert checked["churn: CPU us per connection, prefork (processes made once)"].holds is True
-    assert checked["hello: prefork CPU us/req"].holds is True
-    assert checked["hello: uvloop CPU us/req"].holds is False
-    assert checked["hello: gevent CPU us/req"].holds is None
-    assert "hello: threadpool CPU us/req" not in checked  # its counterpart did not run
+    checked = {v.claim: v for v in check({}, runs)}
+    prefork_wait = checked["io-wait: prefork req/s vs N / 0.05 s (Little's law)"]
+    assert prefork_wait.holds is True and "20 req/s predicted" in prefork_wait.measured
+    assert checked["io-wait: threadpool req/s vs N / 0.05 s (Little's law)"].holds is False
+    churn = "churn: prefork (processes made once) vs fork (one each), CPU us per connection"
+    assert checked[churn].holds is True
+    assert checked["hello: prefork CPU us/req vs ref-gunicorn-sync"].holds is True
+    assert checked["hello: uvloop CPU us/req vs ref-uvicorn"].holds is False
+    assert checked["hello: gevent CPU us/req vs ref-gunicorn-gevent"].holds is None
+    assert (
+        "hello: threadpool CPU us/req vs ref-gunicorn-gthread" not in checked
+    )  # no counterpart ran
+    assert len(verdicts(runs)) == len(checked)
 
 
 def test_processes_sized_targets_get_one_worker_per_server_cpu() -> None:

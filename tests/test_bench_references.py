@@ -15,7 +15,7 @@ import pytest
 from clients.bench import cli as bench_cli
 from clients.bench.placement import available_cpus
 from clients.bench.targets import REFERENCES, TargetProcess, sizing_args
-from iomodels.cli import build_parser
+from iomodels.cli import parse_args
 
 HTTP_REFS = [name for name, t in REFERENCES.items() if "http" in t.protocols and t.available()]
 ECHO_REFS = [name for name, t in REFERENCES.items() if "echo" in t.protocols]
@@ -54,7 +54,7 @@ def test_echo_reference_echoes(name: str) -> None:
 
 
 def test_bench_cli_writes_its_files(tmp_path: Path) -> None:
-    args = build_parser().parse_args(
+    args = parse_args(
         [
             "bench",
             "--models",
@@ -82,7 +82,7 @@ def test_bench_cli_writes_its_files(tmp_path: Path) -> None:
 
 
 def test_bench_cli_rejects_unknown_names(tmp_path: Path) -> None:
-    args = build_parser().parse_args(["bench", "--models", "nosuch", "--out", str(tmp_path)])
+    args = parse_args(["bench", "--models", "nosuch", "--out", str(tmp_path)])
     assert bench_cli.run(args) == 2
 
 

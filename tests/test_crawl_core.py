@@ -10,7 +10,6 @@ import pytest
 from clients.crawl.config import CrawlConfig
 from clients.crawl.core import Crawl
 from clients.crawl.frontier import Frontier, Job
-from clients.crawl.genloop import Loop, Queue, Task
 from clients.crawl.http1 import ResponseReader
 from clients.crawl.links import extract_links
 from clients.crawl.outcome import (
@@ -186,46 +185,6 @@ def test_response_reader_close_delimited_and_errors() -> None:
     with pytest.raises(FetchError) as info:
         ResponseReader(4).feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
     assert info.value.kind == "too_large"
-
-
-def test_generator_loop_queue_join_and_timeouts() -> None:
-    loop = Loop()
-    jobs = Queue()
-    done: list[int] = []
-
-    def worker():
-        while True:
-            n = yield from jobs.get()
-            yield from loop.sleep(0.001 * n)
-            if n < 3:
-                jobs.put_nowait(n + 10)
-            done.append(n)
-            jobs.task_done()
-
-    for n in range(5):
-        jobs.put_nowait(n)
-    workers = [Task(loop, worker()) for _ in range(2)]
-    loop.run_until_complete(Task(loop, jobs.join()))
-    assert sorted(done) == [0, 1, 2, 3, 4, 10, 11, 12]
-    for task in workers:
-        task.cancel()
-
-    import socket
-
-    a, b = socket.socketpair()
-    a.setblocking(False)
-
-    def wait_forever():
-        yield from loop.wait_io(a, 1, deadline=0.0)
-
-    with pytest.raises(TimeoutError):
-        loop.run_until_complete(Task(loop, wait_forever()))
-    assert not loop.selector.get_map() or all(
-        key.fileobj is not a for key in loop.selector.get_map().values()
-    )
-    a.close()
-    b.close()
-    loop.close()
 
 
 def test_core_imports_no_io_library() -> None:

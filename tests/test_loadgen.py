@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from clients.loadgen import LoadConfig, run_load
+from clients.loadgen.config import LoadConfig
 from clients.loadgen.histogram import LatencyRecorder
 from clients.loadgen.http_client import content_length
 from clients.loadgen.idle import idle_steps
-from clients.loadgen.runner import new_loop
+from clients.loadgen.runner import new_loop, run_load
 
 SHORT = {"duration": 0.3, "warmup": 0.1}
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from common.process_tree import ProcessTree
 from loadtests.bucketing import fine_bucket, format_ms
 from loadtests.launch import LocustRun
 from loadtests.loader_cpu import LoaderCpu, LoaderSample
@@ -210,7 +211,7 @@ def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
         assert status == 200
         assert any(e["key"] == "iomodels" for e in json.loads(body)["extended_stats"])
         # bound to loopback only: the UI's listening socket is on 127.0.0.1
-        tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        tree = ProcessTree(proc.pid).processes()
         listening = {
             c.laddr
             for p in tree

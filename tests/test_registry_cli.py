@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from iomodels.cli import COMMANDS
 from servers.registry import MODELS, SIZING_FLAGS, UnknownModel, load_model, models_taking
 
 
@@ -98,3 +99,35 @@ def test_every_sizing_flag_applies_to_some_model() -> None:
     for flag in SIZING_FLAGS:
         assert models_taking(flag), flag
     assert all(info.flags <= set(SIZING_FLAGS) for info in MODELS.values())
+
+
+def test_a_wrong_flag_gets_the_usage_of_its_command() -> None:
+    out = run_cli("serve", "--bogus")
+    assert out.returncode == 2
+    assert out.stderr.startswith("usage: iomodels serve ")
+    assert out.stderr.rstrip().endswith("iomodels serve: error: unrecognized arguments: --bogus")
+
+
+def test_unknown_command_names_the_choices() -> None:
+    out = run_cli("serv")
+    assert out.returncode == 2 and "invalid choice: 'serv'" in out.stderr
+    assert all(f"'{name}'" in out.stderr for name in COMMANDS)
+
+
+def test_top_level_help_lists_every_command_and_imports_none() -> None:
+    code = (
+        "import sys\n"
+        "from iomodels import cli\n"
+        "try:\n"
+        "    cli.main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('servers', 'clients', 'loadtests')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    help_text, imported = out.stdout.rstrip().rsplit("\n", 1)
+    for name, (_, summary) in COMMANDS.items():
+        assert name in help_text and summary.split()[0] in help_text
+    assert imported == "[]"

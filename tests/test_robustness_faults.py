@@ -30,6 +30,8 @@ CRASH_KILLS = {
     "multiprocess": "worker",
     "prefork": "worker",
     "threadpool": "process",
+    "reactor": "process",
+    "generators": "process",
 }
 
 

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import psutil
 import pytest
 
+from common.process_tree import ProcessTree
 from servers.launcher import ServerProcess
 from servers.models._fds import FD_RESERVE, CalmListener, fd_cap
 from tests.test_robustness_util import (
@@ -220,9 +220,7 @@ def test_slowloris(model: str, start_server: Start) -> None:
 
 
 def fds_and_cpu(pid: int) -> float:
-    proc = psutil.Process(pid)
-    procs = [proc, *proc.children(recursive=True)]
-    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+    return ProcessTree(pid).cpu_seconds() or 0.0
 
 
 def test_emfile_backs_off_and_recovers(model: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from iomodels.cli import build_parser
+from iomodels.cli import parse_args
 from servers import listener as listener_module
 from servers.cli import config_from_args
 from servers.launcher import ServerProcess
@@ -24,7 +24,7 @@ Start = Callable[..., ServerProcess]
 
 def test_defaults_are_safe() -> None:
     """127.0.0.1, /crash off, every limit on, a 1024 backlog: without any flag."""
-    config = config_from_args(build_parser().parse_args(["serve"]))
+    config = config_from_args(parse_args(["serve"]))
     assert config.host == "127.0.0.1"
     assert config.allow_crash is False
     assert config.backlog >= 1024

@@ -1,88 +1,92 @@
-"""The bench's PNG charts, drawn with the shared helpers of :mod:`clients.bench.report`."""
+"""The bench's PNG charts: per workload, the figures of its table, in the table's order."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from clients.bench import report
-from clients.bench.analysis import best_rps
+from clients.bench.records import Run
+from clients.bench.render import ordered
+from reporting.charts import Bar, bar_chart, line_chart, percentile_chart
 
-log = logging.getLogger(__name__)
-
-
-def _by_workload(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        if not run.get("failed"):
-            out.setdefault(run["workload"], []).append(run)
-    return out
+WRK_LABEL = "wrk req/s (a C client)"
 
 
-def draw_all(runs: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Every chart the runs allow; returns the files written."""
-    paths: list[Path] = []
-    for workload, rows in _by_workload(runs).items():
-        rows = sorted(rows, key=lambda r: -(best_rps(r) or 0))
-        names = [r["model"] for r in rows]
-        paths.append(
-            report.bar_chart(
-                out_dir / f"throughput-{workload}.png",
-                f"{workload}: throughput",
-                names,
-                [best_rps(r) for r in rows],
-                "requests/s",
-            )
-        )
-        lat = {r["model"]: r["latency_ms"] for r in rows if r.get("latency_ms")}
+def _throughput(workload: str, rows: Sequence[Run], out_dir: Path) -> Path:
+    unit = "messages/s" if workload.startswith("echo") else "requests/s"
+    return bar_chart(
+        out_dir / f"throughput-{workload}.png",
+        f"{workload}: throughput (our load client)",
+        throughput_bars(rows),
+        unit,
+        marker_label=WRK_LABEL,
+    )
+
+
+def throughput_bars(rows: Sequence[Run]) -> list[Bar]:
+    """A bar per run: our client's figure (a floor when it was the limit), wrk's as the marker."""
+    return [Bar(r.model, r.rps, r.loader_bound, r.wrk.rps if r.wrk else None) for r in rows]
+
+
+def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
+    """Every chart the runs allow, by workload; returns the files written."""
+    drawn: dict[str, list[Path]] = {}
+    for workload in dict.fromkeys(r.workload for r in runs if r.ok):
+        paths = drawn.setdefault(workload, [])
+        rows = [r for r in ordered(workload, runs) if r.ok]
+        cpu = [Bar(r.model, r.server_cpu_us_per_req) for r in rows]
+        if workload != "idle":
+            paths.append(_throughput(workload, rows, out_dir))
+        lat = {r.model: asdict(r.latency_ms) for r in rows if r.latency_ms}
         if lat:
             paths.append(
-                report.percentile_chart(
-                    out_dir / f"latency-{workload}.png", f"{workload}: latency percentiles", lat
+                percentile_chart(
+                    out_dir / f"latency-{workload}.png",
+                    f"{workload}: latency percentiles (our load client)",
+                    lat,
                 )
             )
-        cpu = [r.get("server_cpu_us_per_req") for r in rows]
-        if any(c is not None for c in cpu):
+        if any(b.value is not None for b in cpu) and workload != "churn":
             paths.append(
-                report.bar_chart(
+                bar_chart(
                     out_dir / f"cpu-per-request-{workload}.png",
                     f"{workload}: server CPU per request",
-                    names,
                     cpu,
                     "CPU us / request",
                 )
             )
         if workload == "io-wait":
-            ideal = rows[0].get("ideal_rps") or 10_000
             paths.append(
-                report.bar_chart(
+                bar_chart(
                     out_dir / "io-wait-efficiency.png",
-                    "io-wait: efficiency",
-                    names,
-                    [100 * (best_rps(r) or 0) / ideal for r in rows],
+                    "io-wait: efficiency (req/s of the ideal)",
+                    [
+                        Bar(r.model, 100 * r.rps / r.ideal_rps, r.loader_bound)
+                        for r in rows
+                        if r.rps is not None and r.ideal_rps
+                    ],
                     "% of ideal",
                     hline=(90, "90% target"),
                 )
             )
         if workload == "churn":
             paths.append(
-                report.bar_chart(
+                bar_chart(
                     out_dir / "churn-cost.png",
                     "churn: server CPU per connection (connect + one request + close)",
-                    names,
                     cpu,
                     "CPU us / connection",
                 )
             )
         if workload == "idle":
-            series = {}
-            for r in rows:
-                steps = (r.get("idle") or {}).get("steps", [])
-                series[r["model"]] = ([s["held"] for s in steps], [s.get("pss_mb") for s in steps])
+            series = {
+                r.model: ([s.held for s in r.idle.steps], [s.pss_mb for s in r.idle.steps])
+                for r in rows
+                if r.idle
+            }
             paths.append(
-                report.line_chart(
+                line_chart(
                     out_dir / "idle-memory.png",
                     "idle: server memory (PSS, whole tree)",
                     series,
@@ -90,4 +94,4 @@ def draw_all(runs: Sequence[dict[str, Any]], out_dir: Path) -> list[Path]:
                     "MiB",
                 )
             )
-    return paths
+    return drawn

@@ -1,6 +1,8 @@
 """``iomodels bench``: every model x workload against a fresh server, with a report and charts.
 
 Writes ``results/<UTC timestamp>/`` with results.json, results.csv, report.md and PNG charts.
+``--render DIR`` writes DIR's report again from its results.json, or with ``--to PAGE``
+a docs page (``docs/results.md``) with its charts beside it; nothing is measured.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clients.bench.records import Run
 
 QUICK_DURATION = 1.0
 QUICK_WARMUP = 0.3
@@ -46,6 +51,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out", default="results", help="where to create the timestamped directory"
+    )
+    parser.add_argument(
+        "--render",
+        metavar="RESULTS_DIR",
+        type=Path,
+        help="measure nothing: write RESULTS_DIR/report.md again from its results.json",
+    )
+    parser.add_argument(
+        "--to",
+        metavar="PAGE",
+        type=Path,
+        help="with --render: write this page instead (docs/results.md; charts go to docs/results/)",
     )
 
 
@@ -84,7 +101,24 @@ def options_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def render(args: argparse.Namespace) -> int:
+    """``--render``: a report or a docs page from a results.json."""
+    from clients.bench.results import render_results
+
+    source = args.render / "results.json"
+    if not source.is_file():
+        print(f"iomodels bench: error: no results.json in {args.render}", file=sys.stderr)
+        return 2
+    print(render_results(args.render, args.to, charts=not args.no_charts))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.to is not None and args.render is None:
+        print("iomodels bench: error: --to needs --render RESULTS_DIR", file=sys.stderr)
+        return 2
+    if args.render is not None:
+        return render(args)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -97,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     from clients.bench import harness, machine, shared_state, wrk
     from clients.bench.placement import plan
     from clients.bench.results import new_dir, write_all
-    from clients.loadgen.runner import raise_fd_limit
+    from common.fd_limit import raise_fd_limit
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = Console(stderr=True)
@@ -145,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     out = new_dir(Path(args.out))
     total = sum(harness.estimate(j, opts) for j in jobs)
     console.print(f"{len(jobs)} runs, about {total / 60:.1f} min; results in {out}/")
-    rows: list[dict[str, Any]] = []
+    rows: list[Run] = []
     started = time.monotonic()
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -161,15 +195,15 @@ def run(args: argparse.Namespace) -> int:
         def on_start(job: harness.Job, i: int) -> None:
             progress.update(task, description=f"{job.title}", step=f"{i + 1}/{len(jobs)}")
 
-        def on_done(job: harness.Job, row: dict[str, Any]) -> None:
+        def on_done(job: harness.Job, row: Run) -> None:
             progress.advance(task, harness.estimate(job, opts))
             progress.console.print(_one_line(row))
 
         rows = harness.run_all(opts, on_start, on_done)
     report, verdicts = write_all(out, info, rows, opts.notes, charts=not args.no_charts)
-    _print_summary(console, rows, verdicts)
+    _print_summary(console, verdicts)
     console.print(f"done in {(time.monotonic() - started) / 60:.1f} min: [bold]{report}[/]")
-    return 1 if any(r.get("failed") for r in rows) else 0
+    return 1 if any(not r.ok for r in rows) else 0
 
 
 def _cpu_ms(n: int) -> float:
@@ -180,37 +214,37 @@ def _cpu_ms(n: int) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def _one_line(row: dict[str, Any]) -> str:
-    from clients.bench.report import fmt_ms, fmt_num
+def _one_line(row: Run) -> str:
+    from reporting.formats import fmt_ms, fmt_num
 
-    name = f"{row['workload']:>9} {row['model']:<18}"
-    if row.get("failed"):
-        return f"{name} [red]failed[/]: {str(row['failed']).splitlines()[0][:100]}"
-    if row.get("idle"):
-        idle = row["idle"]
-        kib = idle.get("per_conn_kib")
+    name = f"{row.workload:>9} {row.model:<18}"
+    if not row.ok:
+        return f"{name} [red]failed[/]: {str(row.failed).splitlines()[0][:100]}"
+    if row.idle:
+        idle = row.idle
+        kib = idle.per_conn_kib
         return (
-            f"{name} held {fmt_num(idle.get('max_held'))}, "
-            f"{'-' if kib is None else f'{kib:.1f}'} KiB/conn, p99 x{idle.get('p99_ratio') or 0:.2f}"
-            + (f", [yellow]limit at {idle['limit']['held']}[/]" if idle.get("limit") else "")
+            f"{name} held {fmt_num(idle.max_held)}, "
+            f"{'-' if kib is None else f'{kib:.1f}'} KiB/conn, p99 x{idle.p99_ratio or 0:.2f}"
+            + (f", [yellow]limit at {idle.limit.held}[/]" if idle.limit else "")
         )
-    lat = row.get("latency_ms") or {}
-    cpu = row.get("server_cpu_us_per_req")
+    lat = row.latency_ms
+    cpu = row.server_cpu_us_per_req
     text = (
-        f"{name} {fmt_num(row.get('rps')):>9} req/s  {'-' if cpu is None else f'{cpu:6.1f}'} us/req  "
-        f"p99 {fmt_ms(lat.get('p99'))} ms  loader {row.get('loader_cpu_pct') or 0:.0f}%"
+        f"{name} {fmt_num(row.rps):>9} req/s  {'-' if cpu is None else f'{cpu:6.1f}'} us/req  "
+        f"p99 {fmt_ms(lat.get('p99') if lat else None)} ms  loader {row.loader_cpu_pct or 0:.0f}%"
     )
-    if row.get("wrk"):
-        text += f"  wrk {fmt_num(row['wrk'].get('rps'))} req/s"
-    if row.get("loader_bound"):
+    if row.wrk:
+        text += f"  wrk {fmt_num(row.wrk.rps)} req/s"
+    if row.loader_bound:
         text += " [yellow](loader-bound)[/]"
-    if row.get("errors"):
-        text += f" [red]{row['errors']} errors {row.get('error_kinds')}[/]"
+    if row.errors:
+        text += f" [red]{row.errors} errors {row.error_kinds}[/]"
     return text
 
 
-def _print_summary(console: Any, rows: list[dict[str, Any]], verdicts: list[Any]) -> None:
-    from clients.bench.report import rich_table
+def _print_summary(console: Any, verdicts: list[Any]) -> None:
+    from reporting.tables import rich_table
 
     table = rich_table(
         "verdicts",

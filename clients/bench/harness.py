@@ -18,6 +18,16 @@ from typing import Any
 from clients.bench import wrk
 from clients.bench.loader import LoaderError, LoaderProcess
 from clients.bench.placement import Placement, plan
+from clients.bench.records import (
+    IdleLimit,
+    IdleStep,
+    IdleSummary,
+    Latency,
+    Run,
+    Tasks,
+    WrkFigures,
+    from_dict,
+)
 from clients.bench.sampler import TreeSampler
 from clients.bench.targets import TARGETS, Target, TargetProcess, sizing_args
 from clients.bench.workloads import CPU_TARGET_MS, IDLE_STEPS, Workload
@@ -123,15 +133,15 @@ def url(job: Job, server: TargetProcess, opts: Options) -> str:
     return f"http://{server.host}:{server.port}{job.workload.path.format(cpu_n=opts.cpu_n)}"
 
 
-def run_job(job: Job, opts: Options) -> dict[str, Any]:
-    """One workload against one fresh server; returns its ``runs`` row."""
-    row: dict[str, Any] = {
-        "model": job.target.name,
-        "workload": job.workload.name,
-        "reference": job.target.reference,
-        "connections": job.workload.connections,
-        "placement": job.placement.to_dict(),
-    }
+def run_job(job: Job, opts: Options) -> Run:
+    """One workload against one fresh server; returns its run."""
+    run = Run(
+        model=job.target.name,
+        workload=job.workload.name,
+        reference=job.target.reference,
+        connections=job.workload.connections,
+        placement=job.placement,
+    )
     server = TargetProcess(
         job.target, job.workload.protocol, server_args(job), cpus=job.placement.server_cpus
     )
@@ -139,31 +149,28 @@ def run_job(job: Job, opts: Options) -> dict[str, Any]:
         server.start()
     except ServerStartError as exc:
         log.error("%s", exc)
-        return {
-            **row,
-            "failed": f"server did not start: {str(exc)[:300]}",
-            "errors": 1,
-            "flagged": True,
-        }
+        run.failed = f"server did not start: {str(exc)[:300]}"
+        run.errors, run.flagged = 1, True
+        return run
     try:
         sampler = TreeSampler(server.pid, wrapper=job.target.wrapper)
-        row["server_cpus_by_pid"] = {str(k): v for k, v in sampler.affinity().items()}
+        run.server_cpus_by_pid = {str(k): v for k, v in sampler.tree.affinity().items()}
         if job.workload.mode == "idle":
-            row.update(_run_idle(job, server, sampler, opts))
+            _run_idle(run, job, server, sampler, opts)
         else:
-            row.update(_run_load(job, server, sampler, opts))
+            _run_load(run, job, server, sampler, opts)
             if _wants_wrk(job, opts):
-                row["wrk"] = _run_wrk(job, server, opts)
+                run.wrk = _run_wrk(job, server, opts)
     except LoaderError as exc:
         log.error("%s: %s", job.title, exc)
-        row.update({"failed": str(exc)[:500], "errors": 1})
+        run.failed, run.errors = str(exc)[:500], 1
     finally:
         server.stop(timeout=10)
-    if job.workload.ideal_rps and row.get("rps") is not None:
-        row["ideal_rps"] = job.workload.ideal_rps
-        row["efficiency"] = row["rps"] / job.workload.ideal_rps
-    row["flagged"] = bool(row.get("errors")) or "failed" in row
-    return row
+    if job.workload.ideal_rps and run.rps is not None:
+        run.ideal_rps = job.workload.ideal_rps
+        run.efficiency = run.rps / job.workload.ideal_rps
+    run.flagged = bool(run.errors) or run.failed is not None
+    return run
 
 
 def _loader_args(
@@ -179,24 +186,24 @@ def _loader_args(
 
 
 def _run_load(
-    job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
-) -> dict[str, Any]:
+    run: Run, job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
+) -> None:
     loader = LoaderProcess(
         _loader_args(job, url(job, server, opts), opts, opts.duration, opts.warmup),
         job.placement.loader_cpus,
         timeout=opts.warmup + opts.duration + 60,
     )
     cpu0 = cpu1 = t0 = t1 = 0.0
-    peaks: dict[str, Any] = {}
+    peaks = None
     result: dict[str, Any] = {}
     try:
         for event in loader.events():
             kind = event["event"]
             if kind == "measure":
-                cpu0, t0 = sampler.cpu_seconds(), time.perf_counter()
+                cpu0, t0 = sampler.tree.cpu_seconds() or 0.0, time.perf_counter()
                 sampler.start()
             elif kind == "done":
-                cpu1, t1 = sampler.cpu_seconds(), time.perf_counter()
+                cpu1, t1 = sampler.tree.cpu_seconds() or 0.0, time.perf_counter()
                 peaks = sampler.stop()
             elif kind == "result":
                 result = event
@@ -204,48 +211,48 @@ def _run_load(
         loader.close()
     cpu_s = cpu1 - cpu0
     requests = result["requests"]
-    return {
-        "rps": result["rps"],
-        "mib_s": result["mib_s"],
-        "requests": requests,
-        "duration_s": result["duration_s"],
-        "latency_ms": result["latency_ms"],
-        "errors": result["errors"],
-        "error_kinds": result["error_kinds"],
-        "server_cpu_us_per_req": cpu_s * 1e6 / requests if requests else None,
-        "server_cpu_pct": 100 * cpu_s / (t1 - t0) if t1 > t0 else None,
-        "server_rss_mb": peaks.get("peak_rss", 0) / MIB,
-        "server_tasks": {"processes": peaks.get("processes"), "threads": peaks.get("threads")},
-        "loader_cpu_pct": result["loader_cpu_pct"],
-        "loader_bound": result["loader_bound"],
-        "connected": result["connected"],
-    }
+    run.rps = result["rps"]
+    run.mib_s = result["mib_s"]
+    run.requests = requests
+    run.duration_s = result["duration_s"]
+    run.latency_ms = from_dict(Latency, result["latency_ms"])
+    run.errors = result["errors"]
+    run.error_kinds = result["error_kinds"]
+    run.server_cpu_us_per_req = cpu_s * 1e6 / requests if requests else None
+    run.server_cpu_pct = 100 * cpu_s / (t1 - t0) if t1 > t0 else None
+    if peaks is not None:
+        run.server_rss_mb = peaks.rss_bytes / MIB
+        run.server_tasks = Tasks(peaks.processes, peaks.threads)
+    run.loader_cpu_pct = result["loader_cpu_pct"]
+    run.loader_bound = result["loader_bound"]
+    run.connected = result["connected"]
 
 
-def _run_wrk(job: Job, server: TargetProcess, opts: Options) -> dict[str, Any]:
+def _run_wrk(job: Job, server: TargetProcess, opts: Options) -> WrkFigures:
     sampler = TreeSampler(server.pid, wrapper=job.target.wrapper)
     cmd = wrk.command(url(job, server, opts), job.workload.connections, opts.duration)
-    cpu0 = sampler.cpu_seconds()
+    cpu0 = sampler.tree.cpu_seconds() or 0.0
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     os.sched_setaffinity(proc.pid, job.placement.loader_cpus)
     try:
         out, _ = proc.communicate(timeout=opts.duration + 30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return {"failed": "wrk timed out"}
-    cpu_s = sampler.cpu_seconds() - cpu0
+        proc.wait()
+        return WrkFigures(failed="wrk timed out")
+    cpu_s = (sampler.tree.cpu_seconds() or 0.0) - cpu0
     try:
         figures = wrk.parse(out)
     except ValueError as exc:
-        return {"failed": f"{exc}: {out[-300:]}"}
-    requests = figures.get("requests") or 0
-    figures["server_cpu_us_per_req"] = cpu_s * 1e6 / requests if requests else None
+        return WrkFigures(failed=f"{exc}: {out[-300:]}")
+    requests = figures.requests or 0
+    figures.server_cpu_us_per_req = cpu_s * 1e6 / requests if requests else None
     return figures
 
 
 def _run_idle(
-    job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
-) -> dict[str, Any]:
+    run: Run, job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
+) -> None:
     probe_s = min(opts.duration, 2.0)
     steps_arg = ",".join(map(str, opts.idle_steps))
     args = _loader_args(job, url(job, server, opts), opts, probe_s, 0.5) + [
@@ -253,88 +260,70 @@ def _run_idle(
         steps_arg,
     ]
     loader = LoaderProcess(args, job.placement.loader_cpus, timeout=60 + 30 * len(opts.idle_steps))
-    steps: list[dict[str, Any]] = []
+    steps: list[IdleStep] = []
     measured: dict[str, Any] = {}
     try:
         for event in loader.events():
             kind = event["event"]
             if kind == "holding":
-                usage = sampler.usage()
+                usage = sampler.tree.usage(pss=True)
                 measured = {
-                    "pss_mb": sampler.pss() / MIB,
-                    "rss_mb": usage["rss"] / MIB,
-                    "processes": usage["processes"],
-                    "threads": usage["threads"],
+                    "pss_mb": (usage.pss_bytes or 0) / MIB,
+                    "rss_mb": usage.rss_bytes / MIB,
+                    "processes": usage.processes,
+                    "threads": usage.threads,
                 }
                 loader.send()
             elif kind == "step":
-                event.pop("event")
-                steps.append({**event, **measured})
+                steps.append(from_dict(IdleStep, {**event, **measured}))  # "event" is ignored
     finally:
         loader.close()
-    return summarize_idle(steps)
+    summarize_idle(run, steps)
 
 
-def summarize_idle(steps: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The idle row: per-connection memory, the limit, hello latency with none and with the most open."""
-
-    def failed(step: dict[str, Any]) -> int:
-        return sum(step.get(k, 0) for k in ("refused", "closed", "stalled", "connect", "dropped"))
-
-    clean = [s for s in steps if not failed(s)]
+def summarize_idle(run: Run, steps: Sequence[IdleStep]) -> None:
+    """Fill the idle figures of ``run``: memory per connection, the limit, hello latency with none and the most."""
+    clean = [s for s in steps if not s.failures]
     base = steps[0] if steps else None
     top = clean[-1] if clean else base
-    out: dict[str, Any] = {"idle": {"steps": list(steps)}}
-    if not steps or base is None or top is None:
-        return {**out, "errors": 1}
-    limit = next((s for s in steps if failed(s)), None)
+    run.idle = IdleSummary(steps=list(steps))
+    if base is None or top is None:
+        run.errors = 1
+        return
+    limit = next((s for s in steps if s.failures), None)
     per_conn = None
-    if top["held"] and base.get("pss_mb") is not None:
-        per_conn = (top["pss_mb"] - base["pss_mb"]) * 1024 / top["held"]
-    p99_0 = base["probe"]["latency_ms"].get("p99")
-    p99_top = top["probe"]["latency_ms"].get("p99")
-    out["idle"].update(
-        {
-            "max_held": top["held"],
-            "per_conn_kib": per_conn,
-            "limit": None
-            if limit is None
-            else {
-                "target": limit["target"],
-                "held": limit["held"],
-                "refused": limit["refused"] + limit["closed"] + limit["connect"],
-                "stalled": limit["stalled"],
-                "dropped": limit["dropped"],
-            },
-            "p99_ms_none": p99_0,
-            "p99_ms_max": p99_top,
-            "p99_ratio": p99_top / p99_0 if p99_0 and p99_top else None,
-        }
+    if top.held and base.pss_mb is not None and top.pss_mb is not None:
+        per_conn = (top.pss_mb - base.pss_mb) * 1024 / top.held
+    p99_0 = base.probe.latency_ms.get("p99")
+    p99_top = top.probe.latency_ms.get("p99")
+    run.idle.max_held = top.held
+    run.idle.per_conn_kib = per_conn
+    if limit is not None:
+        run.idle.limit = IdleLimit(
+            target=limit.target,
+            held=limit.held,
+            refused=limit.refused + limit.closed + limit.connect,
+            stalled=limit.stalled,
+            dropped=limit.dropped,
+        )
+    run.idle.p99_ms_none = p99_0
+    run.idle.p99_ms_max = p99_top
+    run.idle.p99_ratio = p99_top / p99_0 if p99_0 and p99_top else None
+    run.rps = top.probe.rps
+    run.latency_ms = top.probe.latency_ms
+    run.errors = sum(s.probe.errors for s in clean)
+    run.server_rss_mb = max(s.rss_mb or 0.0 for s in steps)
+    run.server_pss_mb = top.pss_mb
+    run.server_tasks = Tasks(
+        max(s.processes or 0 for s in steps), max(s.threads or 0 for s in steps)
     )
-    probe = top["probe"]
-    return {
-        **out,
-        "rps": probe["rps"],
-        "mib_s": None,
-        "latency_ms": probe["latency_ms"],
-        "errors": sum(s["probe"]["errors"] for s in clean),
-        "server_cpu_us_per_req": None,
-        "server_rss_mb": max(s.get("rss_mb", 0) for s in steps),
-        "server_pss_mb": top.get("pss_mb"),
-        "server_tasks": {
-            "processes": max(s.get("processes", 0) for s in steps),
-            "threads": max(s.get("threads", 0) for s in steps),
-        },
-        "loader_cpu_pct": None,
-        "loader_bound": False,
-    }
 
 
 def run_all(
     opts: Options,
     on_start: Callable[[Job, int], None] | None = None,
-    on_done: Callable[[Job, dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
+    on_done: Callable[[Job, Run], None] | None = None,
+) -> list[Run]:
     """Run every job in turn (one at a time: never two loads at once)."""
     jobs = build_jobs(opts)
     loader_cpus = plan(opts.server_cpus or None, opts.loader_cpus or None).loader_cpus

@@ -1,18 +1,24 @@
-"""Writing a run's files: results.json, results.csv, report.md, charts."""
+"""A run's files (results.json, results.csv, report.md, charts), and pages rendered from them later.
+
+:func:`write_all` writes everything at the end of a run. :func:`render_results`
+reads a results.json back and writes its report again, or a docs page
+(``docs/results.md``) with its charts in a folder beside it, linked by relative path.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from clients.bench.analysis import Verdict, add_ratios, shared_state_verdict, verdicts
 from clients.bench.predictions import add_predictions
-from clients.bench.predictions import verdicts as pool_verdicts
-from clients.bench.report import PERCENTILES
+from clients.bench.records import Run
+from reporting.formats import PERCENTILES
 
 CSV_FIELDS = [
     "workload",
@@ -47,42 +53,69 @@ def new_dir(root: Path) -> Path:
     return path
 
 
-def csv_row(run: dict[str, Any]) -> dict[str, Any]:
-    lat = run.get("latency_ms") or {}
-    tasks = run.get("server_tasks") or {}
-    wrk = run.get("wrk") or {}
-    idle = run.get("idle") or {}
+def csv_row(run: Run) -> dict[str, Any]:
+    data = run.to_dict()
+    lat = run.latency_ms
     return {
-        **{k: run.get(k) for k in CSV_FIELDS},
-        **{f"latency_{k}_ms": lat.get(k) for k, _ in PERCENTILES},
-        "server_processes": tasks.get("processes"),
-        "server_threads": tasks.get("threads"),
-        "wrk_rps": wrk.get("rps"),
-        "wrk_p99_ms": (wrk.get("latency_ms") or {}).get("p99"),
-        "idle_per_conn_kib": idle.get("per_conn_kib"),
-        "idle_max_held": idle.get("max_held"),
+        **{k: data.get(k) for k in CSV_FIELDS},
+        **{f"latency_{k}_ms": lat.get(k) if lat else None for k, _ in PERCENTILES},
+        "server_processes": run.server_tasks.processes,
+        "server_threads": run.server_tasks.threads,
+        "wrk_rps": run.wrk.rps if run.wrk else None,
+        "wrk_p99_ms": run.wrk.latency_ms.get("p99") if run.wrk else None,
+        "idle_per_conn_kib": run.idle.per_conn_kib if run.idle else None,
+        "idle_max_held": run.idle.max_held if run.idle else None,
     }
+
+
+def check(machine: dict[str, Any], runs: Sequence[Run]) -> list[Verdict]:
+    """Ratios to the references (set on the runs) and every verdict the runs and the machine answer."""
+    add_ratios(runs)
+    add_predictions(runs)
+    checked = verdicts(runs)
+    shared = shared_state_verdict(machine.get("shared_counter"))
+    if shared is not None:
+        checked.append(shared)
+    return checked
+
+
+def write_page(
+    path: Path,
+    machine: dict[str, Any],
+    runs: Sequence[Run],
+    checked: Sequence[Verdict],
+    notes: Sequence[str],
+    *,
+    chart_dir: Path | None,
+    title: str = "iomodels benchmark",
+    preface: str = "",
+) -> Path:
+    """Write a markdown page; its charts are drawn into ``chart_dir`` (none when None) and linked relatively."""
+    from clients.bench.render import render
+
+    links: dict[str, list[str]] = {}
+    if chart_dir is not None:
+        from clients.bench.charts import draw_all
+
+        for workload, charts in draw_all(runs, chart_dir).items():
+            links[workload] = [Path(os.path.relpath(c, path.parent)).as_posix() for c in charts]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render(machine, runs, checked, links, notes, title=title, preface=preface))
+    return path
 
 
 def write_all(
     out: Path,
     machine: dict[str, Any],
-    runs: list[dict[str, Any]],
+    runs: list[Run],
     notes: Sequence[str],
     charts: bool = True,
 ) -> tuple[Path, list[Verdict]]:
     """Write every file into ``out``; returns report.md's path and the verdicts."""
-    from clients.bench.render import render
-
-    add_ratios(runs)
-    add_predictions(runs)
-    checked = verdicts(runs, machine.get("cpu_ms")) + pool_verdicts(runs)
-    shared = shared_state_verdict(machine.get("shared_counter"))
-    if shared is not None:
-        checked.append(shared)
+    checked = check(machine, runs)
     doc = {
         "machine": machine,
-        "runs": runs,
+        "runs": [r.to_dict() for r in runs],
         "verdicts": [v.to_dict() for v in checked],
         "notes": list(notes),
     }
@@ -91,11 +124,48 @@ def write_all(
         writer = csv.DictWriter(fh, CSV_FIELDS)
         writer.writeheader()
         writer.writerows(csv_row(r) for r in runs)
-    paths: list[Path] = []
-    if charts:
-        from clients.bench.charts import draw_all
-
-        paths = draw_all(runs, out)
-    report = out / "report.md"
-    report.write_text(render(machine, runs, checked, paths, notes))
+    report = write_page(
+        out / "report.md", machine, runs, checked, notes, chart_dir=out if charts else None
+    )
     return report, checked
+
+
+def load(results_dir: Path) -> tuple[dict[str, Any], list[Run], list[str]]:
+    """The machine block, the runs and the notes of ``results_dir/results.json``."""
+    doc = json.loads((results_dir / "results.json").read_text())
+    return doc["machine"], [Run.from_dict(r) for r in doc["runs"]], list(doc.get("notes", []))
+
+
+def render_results(results_dir: Path, to: Path | None = None, charts: bool = True) -> Path:
+    """Render ``results_dir/results.json`` again: its report.md (and charts), or the page ``to``.
+
+    A page elsewhere (``docs/results.md``) gets its charts in a folder named after
+    it (``docs/results/``), linked by relative path, and says how it was made.
+    Verdicts are checked again from the runs, with the claims of this code.
+    """
+    machine, runs, notes = load(results_dir)
+    checked = check(machine, runs)
+    if to is None:
+        return write_page(
+            results_dir / "report.md",
+            machine,
+            runs,
+            checked,
+            notes,
+            chart_dir=results_dir if charts else None,
+        )
+    preface = (
+        f"The figures of one `iomodels bench` run, rendered from its `results.json` by "
+        f"`iomodels bench --render {results_dir} --to {to}`: regenerate it, do not edit it. "
+        "The commit, the date and the machine that produced them:"
+    )
+    return write_page(
+        to,
+        machine,
+        runs,
+        checked,
+        notes,
+        chart_dir=to.with_suffix("") if charts else None,
+        title="Results",
+        preface=preface,
+    )

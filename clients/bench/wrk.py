@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Any
+
+from clients.bench.records import Latency, WrkFigures
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
@@ -32,17 +33,17 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def parse(output: str) -> dict[str, Any]:
+def parse(output: str) -> WrkFigures:
     """Requests/s, latency percentiles (ms) and errors from ``wrk --latency`` output."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     if rps is None:
         raise ValueError("no Requests/sec in wrk output")
-    latency: dict[str, float | None] = {}
+    percentiles: dict[str, float | None] = {}
     for key, pct in (("p50", "50"), ("p90", "90"), ("p99", "99")):
         match = re.search(rf"^\s+{pct}%\s+(\S+)", output, re.M)
-        latency[key] = _ms(match.group(1)) if match else None
+        percentiles[key] = _ms(match.group(1)) if match else None
     stats = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
-    latency["max"] = _ms(stats.group(3)) if stats else None
+    latency = Latency(**percentiles, max=_ms(stats.group(3)) if stats else None)
     requests = re.search(r"(\d+) requests in", output)
     errors = 0
     sock = re.search(
@@ -53,12 +54,12 @@ def parse(output: str) -> dict[str, Any]:
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     if non2xx:
         errors += int(non2xx.group(1))
-    return {
-        "rps": float(rps.group(1)),
-        "latency_ms": latency,
-        "errors": errors,
-        "requests": int(requests.group(1)) if requests else None,
-    }
+    return WrkFigures(
+        rps=float(rps.group(1)),
+        latency_ms=latency,
+        errors=errors,
+        requests=int(requests.group(1)) if requests else None,
+    )
 
 
 def command(url: str, connections: int, duration: float) -> list[str]:

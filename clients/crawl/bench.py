@@ -20,6 +20,7 @@ from typing import Any
 
 from clients.crawl import crawler_names
 from clients.crawl.stats import url_digest
+from reporting import provenance
 from servers.launcher import ServerProcess
 from servers.protocol.site import Site
 
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     setup = {
+        "provenance": provenance.describe().to_dict(),
         "server": args.server,
         "pages": args.pages,
         "latency_ms": args.latency_ms,

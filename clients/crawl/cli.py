@@ -8,10 +8,14 @@ import sys
 from typing import Any
 
 from clients.crawl import CRAWLERS
-from iomodels.argtypes import int_range, seconds
+from common.argtypes import int_range, seconds
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from clients.crawl.report import fields_help
+
+    parser.epilog = fields_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     crawlers = ", ".join(CRAWLERS)
     parser.add_argument(
         "--crawler",

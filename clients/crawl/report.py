@@ -1,11 +1,43 @@
-"""The crawl-bench report: a table, a chart of pages/s against concurrency, the verdict."""
+"""The crawl-bench report: where it comes from, a table, a chart of pages/s against concurrency,
+the verdict, and what each figure of a crawl means (:data:`FIELDS`, also ``iomodels crawl --help``).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from reporting.charts import line_chart
+from reporting.provenance import Provenance, markdown_lines
+
 Runs = list[dict[str, Any]]
+
+#: every figure of a crawl's result (``iomodels crawl`` prints them; crawl-bench keeps them in results.json)
+FIELDS: dict[str, str] = {
+    "pages": "HTML pages fetched (2xx, text/html): the crawl's product",
+    "requests": "HTTP requests sent, retries included",
+    "retries": "requests sent again after a connection error, a timeout or a 5xx",
+    "redirects": "3xx answers followed (in scope, within the hop limit)",
+    "non_html": "2xx answers that were not HTML (not parsed for links)",
+    "offsite": "links and redirects leading outside the root's scope (not followed)",
+    "dropped": "new in-scope URLs left out because --max-pages or --max-depth was reached",
+    "bytes": "response body bytes received (the last attempt of each fetch; headers not counted)",
+    "errors": "failed fetches by kind: http_<status>, timeout, connection, protocol, too_large...",
+    "elapsed_s": "wall time of the crawl, from its start to its end",
+    "pages_per_s": "pages / elapsed_s",
+    "peak_rss_bytes": "peak resident memory of the crawler (its processes summed where it forks)",
+    "digest": "a digest of the set of pages' paths: equal digests, equal crawls",
+    "interrupted": "true when Ctrl-C (SIGINT) cut the crawl short: the figures cover what was done",
+    "matches_site": "(--serve only) the pages are exactly the site's reachable pages",
+}
+
+
+def fields_help() -> str:
+    """:data:`FIELDS` as plain text, one figure a line (the ``--help`` epilog)."""
+    width = max(map(len, FIELDS))
+    return "figures of a crawl:\n" + "\n".join(
+        f"  {name:<{width}}  {text}" for name, text in FIELDS.items()
+    )
 
 
 def _cell(runs: Runs, crawler: str, level: int, key: str = "pages_per_s") -> Any:
@@ -113,13 +145,9 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
     return lines
 
 
-def chart(path: Path, runs: Runs, levels: list[int]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 5))
+def chart(path: Path, runs: Runs, levels: list[int]) -> Path:
+    """Pages/s against concurrency, one line per crawler (in each model's colour)."""
+    series: dict[str, tuple[list[float], list[float | None]]] = {}
     for crawler in dict.fromkeys(r["crawler"] for r in runs):
         points = sorted(
             (r["concurrency"], r["pages_per_s"])
@@ -127,29 +155,28 @@ def chart(path: Path, runs: Runs, levels: list[int]) -> None:
             if r["crawler"] == crawler and r.get("pages_per_s")
         )
         if points:
-            xs, ys = zip(*points, strict=True)
-            ax.plot(
-                xs, ys, marker="o", label=crawler, linestyle="--" if crawler == "scrapy" else "-"
-            )
-    ax.set_xscale("log")
-    ax.set_xticks(levels, [str(lv) for lv in levels])
-    ax.set_xlabel("concurrency (requests in flight)")
-    ax.set_ylabel("pages/s")
-    ax.set_title("One crawl, one site, one model per line")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+            series[crawler] = ([x for x, _ in points], [y for _, y in points])
+    return line_chart(
+        path,
+        "One crawl, one site, one model per line",
+        series,
+        "concurrency (requests in flight)",
+        "pages/s",
+        logx=True,
+        xticks=levels,
+    )
 
 
 def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
     """Write ``report.md`` and ``pages_per_s.png`` into ``out``; return the report text."""
     levels = setup["levels"]
     chart(out / "pages_per_s.png", runs, levels)
+    origin = Provenance.from_dict(setup.get("provenance") or {})
     text = "\n".join(
         [
             "# crawl-bench",
+            "",
+            *markdown_lines(origin),
             "",
             f"Site: {setup['pages']} pages, {setup['latency_ms']} ms a page (slow ones 10x), "
             f"served by the {setup['server']} model on one core; each crawler in its own process on the other. "
@@ -164,6 +191,12 @@ def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
             "## Verdict",
             "",
             *verdict(runs, levels, setup["latency_ms"]),
+            "",
+            "## Figures",
+            "",
+            "Each crawl's result in results.json has these figures:",
+            "",
+            *(f"- `{name}`: {text}" for name, text in FIELDS.items()),
             "",
         ]
     )

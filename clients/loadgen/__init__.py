@@ -8,10 +8,7 @@
 * every latency recorded in an HDR histogram (microsecond resolution).
 
 ``python -m clients.loadgen --help`` (or ``iomodels load``) runs it from the shell;
-:func:`clients.loadgen.runner.run_load` runs it from Python.
+:func:`clients.loadgen.runner.run_load` runs a :class:`clients.loadgen.config.LoadConfig`
+from Python. This package module imports nothing itself: importing the command
+line's module (:mod:`clients.loadgen.cli`) loads neither asyncio nor hdrh.
 """
-
-from clients.loadgen.config import LoadConfig
-from clients.loadgen.runner import LoadResult, run_load
-
-__all__ = ["LoadConfig", "LoadResult", "run_load"]

@@ -99,7 +99,8 @@ def _run_idle(config: Any, steps: list[int], as_json: bool) -> int:
     import asyncio
 
     from clients.loadgen.idle import idle_steps
-    from clients.loadgen.runner import new_loop, raise_fd_limit
+    from clients.loadgen.runner import new_loop
+    from common.fd_limit import raise_fd_limit
 
     raise_fd_limit()
 
@@ -127,7 +128,8 @@ def _run_idle(config: Any, steps: list[int], as_json: bool) -> int:
 def _print(result: Any) -> None:
     from rich.console import Console
 
-    from clients.bench.report import PERCENTILES, fmt_ms, fmt_num, rich_table
+    from reporting.formats import PERCENTILES, fmt_ms, fmt_num
+    from reporting.tables import rich_table
 
     lat = result.latency_ms
     table = rich_table(

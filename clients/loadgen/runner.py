@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,6 +15,7 @@ from clients.loadgen.config import LoadConfig
 from clients.loadgen.echo_client import EchoConnection
 from clients.loadgen.http_client import HttpConnection
 from clients.loadgen.state import DONE, MEASURE, RunState
+from common.fd_limit import raise_fd_limit
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,6 @@ class LoadResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def raise_fd_limit() -> int:
-    """Lift the soft open-files limit to the hard one; returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
 
 
 def new_loop() -> asyncio.AbstractEventLoop:

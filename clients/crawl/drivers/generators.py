@@ -1,14 +1,14 @@
 """N coroutines made of plain generators over ``selectors``: no asyncio, no library.
 
 The 500 Lines crawler's "coroutines through generators": the event loop,
-futures and tasks are in :mod:`clients.crawl.genloop`, the HTTP reading in
-:mod:`clients.crawl.http1`; here are the sockets and the workers.
+futures and tasks are :mod:`handloop` (the loop the ``reactor`` and
+``generators`` servers run on), the HTTP reading :mod:`clients.crawl.http1`;
+here are the sockets and the workers.
 """
 
 from __future__ import annotations
 
 import errno
-import selectors
 import socket
 import time
 from urllib.parse import urlsplit
@@ -16,23 +16,38 @@ from urllib.parse import urlsplit
 from clients.crawl.config import CrawlConfig
 from clients.crawl.core import Crawl
 from clients.crawl.frontier import Job
-from clients.crawl.genloop import Coroutine, Loop, Queue, Task
 from clients.crawl.http1 import ResponseReader
 from clients.crawl.outcome import CONNECTION, TIMEOUT, FetchError, classify, failure
 from clients.crawl.policy import retry_delay
 from clients.crawl.stats import CrawlResult, own_peak_rss
 from clients.crawl.urls import request_target
+from handloop import (
+    Coroutine,
+    Loop,
+    Queue,
+    Request,
+    Task,
+    readable,
+    run_until_complete,
+    sleep,
+    writable,
+)
 
 
 class _Stale(Exception):
     """A reused connection turned out closed before any byte of the response."""
 
 
+def ready(request: Request) -> Coroutine:
+    """``yield from ready(readable(sock, deadline))``: wait, or raise TimeoutError at the deadline."""
+    if not (yield request):
+        raise TimeoutError("request timed out")
+
+
 class Connection:
     """One worker's keep-alive connection, driven by generator coroutines."""
 
-    def __init__(self, loop: Loop, config: CrawlConfig) -> None:
-        self.loop = loop
+    def __init__(self, config: CrawlConfig) -> None:
         self.config = config
         parts = urlsplit(config.url)
         self.host = parts.hostname or ""
@@ -75,7 +90,7 @@ class Connection:
         err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
             raise OSError(err, errno.errorcode.get(err, "connect failed"))
-        yield from self.loop.wait_io(sock, selectors.EVENT_WRITE, deadline)
+        yield from ready(writable(sock, deadline))
         err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
             raise OSError(err, errno.errorcode.get(err, "connect failed"))
@@ -91,9 +106,9 @@ class Connection:
                 try:
                     data = data[sock.send(data) :]
                 except BlockingIOError:
-                    yield from self.loop.wait_io(sock, selectors.EVENT_WRITE, deadline)
+                    yield from ready(writable(sock, deadline))
             while True:
-                yield from self.loop.wait_io(sock, selectors.EVENT_READ, deadline)
+                yield from ready(readable(sock, deadline))
                 try:
                     chunk = sock.recv(64 * 1024)
                 except BlockingIOError:
@@ -118,7 +133,7 @@ class Connection:
             self.sock = None
 
 
-def fetch(loop: Loop, conn: Connection, config: CrawlConfig, job: Job) -> Coroutine:
+def fetch(conn: Connection, config: CrawlConfig, job: Job) -> Coroutine:
     """Fetch ``job`` with retries and backoff; returns an Outcome."""
     attempt = 0
     while True:
@@ -130,7 +145,7 @@ def fetch(loop: Loop, conn: Connection, config: CrawlConfig, job: Job) -> Corout
         delay = retry_delay(config, attempt, outcome)
         if delay is None:
             return outcome.with_attempts(attempt)
-        yield from loop.sleep(delay)
+        yield sleep(delay)
 
 
 def crawl(config: CrawlConfig) -> CrawlResult:
@@ -142,12 +157,12 @@ def crawl(config: CrawlConfig) -> CrawlResult:
         jobs.put_nowait(job)
 
     def work() -> Coroutine:
-        conn = Connection(loop, config)
+        conn = Connection(config)
         try:
             while True:
                 job = yield from jobs.get()
                 try:
-                    for item in core.record(job, (yield from fetch(loop, conn, config, job))):
+                    for item in core.record(job, (yield from fetch(conn, config, job))):
                         jobs.put_nowait(item)
                 finally:
                     jobs.task_done()
@@ -158,13 +173,13 @@ def crawl(config: CrawlConfig) -> CrawlResult:
     workers = [Task(loop, work()) for _ in range(config.concurrency)]
     interrupted = False
     try:
-        loop.run_until_complete(Task(loop, jobs.join()))
+        run_until_complete(loop, jobs.join())
     except KeyboardInterrupt:
         interrupted = True
     elapsed = time.perf_counter() - started
     for worker in workers:
         worker.cancel()
-    loop.run_until_complete(Task(loop, _all_done(workers)))
+    run_until_complete(loop, _all_done(workers))
     loop.close()
     return core.result(elapsed, own_peak_rss(), interrupted)
 

@@ -1,0 +1,111 @@
+"""The claims the bench checks, as data: what is claimed, which figure of which runs, the target.
+
+Each :class:`Claim` names a figure of :data:`clients.bench.analysis.FIGURES`
+(which says how it is measured) for one model on one workload, optionally
+against a second model (a ratio, or a difference), and its bounds. One function,
+:func:`clients.bench.analysis.verdict`, reads any of them. A claim whose runs
+are not in the results is left out of the report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clients.bench.predictions import COUNTERPARTS, CPU_TARGETS
+from clients.bench.workloads import IO_WAIT_MS, KIND_REFERENCE
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim in numbers.
+
+    Attributes:
+        text: the claim as the report states it.
+        workload: the workload whose runs answer it.
+        model: the run measured.
+        figure: a key of :data:`clients.bench.analysis.FIGURES`.
+        versus: a second run on the same workload: the figure is compared with its own.
+        against: a second figure of the same run to compare with (a prediction).
+        compare: ``"ratio"`` (model / versus) or ``"minus"`` (model - versus).
+        low, high: bounds the result must lie within (none: reported, not judged).
+        expect: what to expect, for a claim that is reported rather than judged.
+        needs: ``(figure, minimum)``: below it the run says too little for a pass
+            to count (a failure still counts).
+    """
+
+    text: str
+    workload: str
+    model: str
+    figure: str
+    versus: str | None = None
+    compare: str = "ratio"
+    low: float | None = None
+    high: float | None = None
+    expect: str = ""
+    needs: tuple[str, float] | None = None
+    against: str | None = None
+
+
+#: idle connections that a per-connection memory figure must be measured at
+IDLE_CONNECTIONS = 10_000
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("hello: uvloop req/s vs ref-aiohttp", "hello", "uvloop", "rps", "ref-aiohttp", low=1.6),
+    Claim("hello: uvloop CPU us/req vs ref-aiohttp", "hello", "uvloop", "cpu_us", "ref-aiohttp",
+          high=0.6),
+    Claim("hello: asyncio req/s vs aiohttp.web on the stdlib loop", "hello", "asyncio", "rps",
+          "ref-aiohttp-stdlib", low=1.4),
+    Claim("hello: uvloop req/s vs ref-bare", "hello", "uvloop", "rps", "ref-bare", low=0.5),
+    # echo-1k: each model's CPU per message against the minimal server of its kind
+    *(
+        Claim(f"echo-1k: {model} CPU us/msg vs {ref}", "echo-1k", model, "cpu_us", ref, high=1.3)
+        for model, ref in KIND_REFERENCE.items()
+    ),
+    # cpu: the GIL
+    Claim("cpu: multiprocess req/s vs thread", "cpu", "multiprocess", "rps", "thread", low=1.7),
+    Claim("cpu: thread uses one core (the GIL)", "cpu", "thread", "cores", low=0.9, high=1.1),
+    # io-wait: waiting costs an event loop or a greenlet almost nothing
+    *(
+        Claim(f"io-wait: {model} efficiency", "io-wait", model, "efficiency", low=0.9)
+        for model in ("gevent", "asyncio", "uvloop", "multiprocess")
+    ),
+    *(
+        Claim(f"io-wait: {model} efficiency", "io-wait", model, "efficiency", expect="report")
+        for model in ("thread", "fork")
+    ),
+    # idle: what an idle connection costs, and what it does to the others
+    *(
+        Claim(f"idle: {model} KiB per idle connection", "idle", model, "idle_kib", high=limit,
+              needs=("idle_held", IDLE_CONNECTIONS))
+        for model, limit in (("asyncio", 6.0), ("uvloop", 6.0), ("gevent", 16.0))
+    ),
+    *(
+        Claim(f"idle: {model} hello p99 with the most idle vs none", "idle", model,
+              "idle_p99_ratio", high=3.0)
+        for model in ("asyncio", "uvloop", "gevent")
+    ),
+    # churn: the cost of a process, a thread or a greenlet per connection, over the event loop's
+    *(
+        Claim(f"churn: {model} server CPU us per connection beyond uvloop's", "churn", model,
+              "cpu_us", "uvloop", compare="minus", expect=f"about {about:g} us")
+        for model, about in (("fork", 750), ("thread", 42), ("gevent", 14))
+    ),
+    # the pools: a process made once, concurrency bounded by N (Little's law), what people deploy
+    Claim("churn: prefork (processes made once) vs fork (one each), CPU us per connection", "churn",
+          "prefork", "cpu_us", "fork", high=0.2),
+    *(
+        Claim(f"io-wait: {model} req/s vs N / {IO_WAIT_MS / 1000:g} s (Little's law)", "io-wait", model,
+              "rps", against="predicted_rps", low=0.9, high=1.1)
+        for model in ("prefork", "threadpool")
+    ),
+    *(
+        Claim(f"io-wait: {ref} req/s vs N / {IO_WAIT_MS / 1000:g} s (Little's law)", "io-wait", ref,
+              "rps", against="predicted_rps", expect="report")
+        for ref in ("ref-gunicorn-sync", "ref-gunicorn-gthread")
+    ),
+    *(
+        Claim(f"hello: {model} CPU us/req vs {ref}", "hello", model, "cpu_us", ref,
+              high=CPU_TARGETS.get(model), expect="report")
+        for model, ref in COUNTERPARTS.items()
+    ),
+)  # fmt: skip

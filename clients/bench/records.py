@@ -1,0 +1,210 @@
+"""The bench's results as typed records: one :class:`Run` per (workload, target).
+
+A record turns into the JSON of ``results.json`` with :meth:`Run.to_dict` and
+back with :meth:`Run.from_dict`; reading ignores keys it does not know, so a
+results file written by an older or newer bench still renders.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from clients.bench.placement import Placement
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass ``cls`` from ``data``, nested records included; unknown keys are ignored."""
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            kwargs[f.name] = _value(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+def _value(hint: Any, value: Any) -> Any:
+    """``value`` as ``hint`` says: a record from a dict, a list of records from a list."""
+    if value is None:
+        return None
+    if isinstance(hint, types.UnionType):  # ``X | None``
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return from_dict(hint, value)  # type: ignore[arg-type]
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return [_value(item, v) for v in value]
+    if typing.get_origin(hint) is tuple:
+        return tuple(value)
+    return value
+
+
+@dataclass
+class Latency:
+    """Latency percentiles in milliseconds (``None`` where there were no requests)."""
+
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+    p999: float | None = None
+    max: float | None = None
+    mean: float | None = None
+
+    def get(self, key: str) -> float | None:
+        """The percentile named ``key`` (``"p99"``...)."""
+        value = getattr(self, key, None)
+        return None if value is None else float(value)
+
+
+@dataclass
+class Tasks:
+    """Peak processes and threads of the server's tree."""
+
+    processes: int | None = None
+    threads: int | None = None
+
+
+@dataclass
+class WrkFigures:
+    """The same HTTP load from wrk, a C client: a cross-check of our client's figures."""
+
+    rps: float | None = None
+    latency_ms: Latency = field(default_factory=Latency)
+    errors: int = 0
+    requests: int | None = None
+    server_cpu_us_per_req: float | None = None
+    failed: str | None = None
+
+
+@dataclass
+class Probe:
+    """The short hello run at one idle step."""
+
+    rps: float = 0.0
+    latency_ms: Latency = field(default_factory=Latency)
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class IdleStep:
+    """One step of the idle workload: connections asked for and held, and the server then.
+
+    ``refused`` (error status or reset), ``closed`` (closed before answering),
+    ``stalled`` (no answer in time), ``connect`` (could not connect) and
+    ``dropped`` (held, then lost before the probe) are the connections that failed.
+    """
+
+    target: int
+    held: int
+    refused: int = 0
+    closed: int = 0
+    stalled: int = 0
+    connect: int = 0
+    dropped: int = 0
+    open_s: float | None = None
+    held_after_probe: int | None = None
+    probe: Probe = field(default_factory=Probe)
+    pss_mb: float | None = None
+    rss_mb: float | None = None
+    processes: int | None = None
+    threads: int | None = None
+
+    @property
+    def failures(self) -> int:
+        return self.refused + self.closed + self.stalled + self.connect + self.dropped
+
+
+@dataclass
+class IdleLimit:
+    """The first step the server did not hold completely."""
+
+    target: int
+    held: int
+    refused: int
+    stalled: int
+    dropped: int
+
+
+@dataclass
+class IdleSummary:
+    """The idle workload's figures: memory per connection, the limit, latency with none and with the most."""
+
+    steps: list[IdleStep] = field(default_factory=list)
+    max_held: int = 0
+    per_conn_kib: float | None = None
+    limit: IdleLimit | None = None
+    p99_ms_none: float | None = None
+    p99_ms_max: float | None = None
+    p99_ratio: float | None = None
+
+
+@dataclass
+class Run:
+    """One workload against one fresh server: what the load client, the sampler and wrk measured.
+
+    ``rps`` is our load client's figure, a floor when ``loader_bound`` (its core
+    was saturated); ``wrk`` holds wrk's figures where it ran. ``of_bare`` and
+    ``vs_aiohttp`` compare the higher of the two clients' throughputs.
+    """
+
+    model: str
+    workload: str
+    reference: bool = False
+    connections: int = 0
+    placement: Placement | None = None
+    server_cpus_by_pid: dict[str, list[int]] = field(default_factory=dict)
+    rps: float | None = None
+    mib_s: float | None = None
+    requests: int | None = None
+    duration_s: float | None = None
+    latency_ms: Latency | None = None
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    server_cpu_us_per_req: float | None = None
+    server_cpu_pct: float | None = None
+    server_rss_mb: float | None = None
+    server_pss_mb: float | None = None
+    server_tasks: Tasks = field(default_factory=Tasks)
+    loader_cpu_pct: float | None = None
+    loader_bound: bool = False
+    connected: int | None = None
+    wrk: WrkFigures | None = None
+    idle: IdleSummary | None = None
+    ideal_rps: float | None = None
+    efficiency: float | None = None
+    predicted_rps: float | None = None  # what Little's law allows a bounded server (io-wait)
+    of_bare: float | None = None
+    vs_aiohttp: float | None = None
+    failed: str | None = None
+    flagged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        return from_dict(cls, data)
+
+    @property
+    def ok(self) -> bool:
+        """The run measured something (it did not fail)."""
+        return self.failed is None
+
+    def best_rps(self) -> float | None:
+        """The higher of our client's and wrk's throughput (our client may be the limit); None if failed."""
+        if not self.ok:
+            return None
+        theirs = self.wrk.rps if self.wrk else None
+        if theirs and (not self.rps or theirs > self.rps):
+            return float(theirs)
+        return self.rps
+
+    def cpu_us(self) -> float | None:
+        """Server CPU microseconds per request (per message, per connection for churn)."""
+        return self.server_cpu_us_per_req if self.ok else None
