@@ -20,10 +20,18 @@ _CAP = frozenset({"--max-connections"})
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A registered model.
+    """A registered model, and what its architecture promises (the tests check each promise).
 
     Attributes:
         flags: which of :data:`SIZING_FLAGS` the model obeys.
+        pool: the flag sizing a fixed pool whose members serve one connection at a
+            time (prefork's processes, threadpool's threads); None when every
+            connection is served as it comes.
+        excess: what a connection beyond the model's bound meets: ``"503"`` (HTTP
+            gets 503, echo a close, beyond ``--max-connections``) or ``"backlog"``
+            (nobody accepts it until a member of the pool is free).
+        crash_kills: what ``GET /crash`` takes down: the ``"connection"`` (its own
+            process), a ``"worker"`` (replaced) or the whole ``"process"``.
     """
 
     name: str
@@ -31,13 +39,20 @@ class ModelInfo:
     summary: str
     needs_fork: bool = False
     flags: frozenset[str] = _CAP
+    pool: str | None = None
+    excess: str = "503"
+    crash_kills: str = "process"
 
 
 MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
         ModelInfo(
-            "fork", "servers.models.forking", "a process per connection (os.fork)", needs_fork=True
+            "fork",
+            "servers.models.forking",
+            "a process per connection (os.fork)",
+            needs_fork=True,
+            crash_kills="connection",
         ),
         ModelInfo("thread", "servers.models.threaded", "a thread per connection"),
         ModelInfo("gevent", "servers.models.greenlets", "a greenlet per connection"),
@@ -48,6 +63,7 @@ MODELS: dict[str, ModelInfo] = {
             "servers.models.multiprocess",
             "one uvloop loop per core, supervised workers",
             flags=_CAP | {"--workers"},
+            crash_kills="worker",
         ),
         ModelInfo(
             "prefork",
@@ -55,12 +71,16 @@ MODELS: dict[str, ModelInfo] = {
             "N processes forked once, each serving one connection at a time",
             needs_fork=True,
             flags=frozenset({"--workers"}),
+            pool="--workers",
+            excess="backlog",
+            crash_kills="worker",
         ),
         ModelInfo(
             "threadpool",
             "servers.models.threadpool",
             "a fixed pool of N threads, the excess waiting in a bounded queue",
             flags=_CAP | {"--threads"},
+            pool="--threads",
         ),
         ModelInfo(
             "reactor", "servers.models.reactor", "one event loop written by hand (selectors)"

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from servers import registry
 from servers.launcher import ServerProcess
 from servers.registry import model_names
 from tests.wire import Wire, get
@@ -102,16 +103,13 @@ def test_large_body_echoed(server: ServerProcess) -> None:
     assert r.body == body
 
 
-#: Models whose concurrency is bounded by a pool (its size is /stats "workers"): they overlap
-#: as many waits as the pool holds, and a connection beyond it waits its turn.
-POOLED = {"prefork", "threadpool"}
-
-
 def test_io_waits_overlap(server: ServerProcess) -> None:
     """Twenty 1-second waits on twenty connections finish together, not one after another
     (a pooled model: a pool's worth together, and one more after them)."""
     count, rounds = 20, 1
-    if server.model in POOLED:
+    if (
+        registry.MODELS[server.model].pool is not None
+    ):  # as many as the pool (/stats "workers"), then one more
         with Wire(server.port) as w:
             count, rounds = json.loads(w.request(get("/stats")).body)["workers"] + 1, 2
     wires = [Wire(server.port, timeout=30) for _ in range(count)]

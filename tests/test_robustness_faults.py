@@ -20,20 +20,6 @@ from tests.wire import Wire, get
 
 Start = Callable[..., ServerProcess]
 
-#: What a request to /crash does, per model: only the connection, a worker (respawned), or all.
-CRASH_KILLS = {
-    "fork": "connection",
-    "thread": "process",
-    "gevent": "process",
-    "asyncio": "process",
-    "uvloop": "process",
-    "multiprocess": "worker",
-    "prefork": "worker",
-    "threadpool": "process",
-    "reactor": "process",
-    "generators": "process",
-}
-
 
 def worker_pid(wire: Wire) -> int:
     return int(json.loads(wire.request(get("/stats")).body)["pid"])
@@ -84,7 +70,7 @@ def test_crash_isolation(model: str, start_server: Start) -> None:
         bystander, victim, spares = Wire(server.port), Wire(server.port), []
         assert bystander.request(get("/")).status == 200
     try:
-        kills = CRASH_KILLS[model]
+        kills = MODELS[model].crash_kills
         victim_pid = worker_pid(victim) if kills == "worker" else 0
         victim.send(get("/crash"))
         crashed_at = time.monotonic()

@@ -15,6 +15,7 @@ import pytest
 from common.process_tree import ProcessTree
 from servers.launcher import ServerProcess
 from servers.models._fds import FD_RESERVE, CalmListener, fd_cap
+from servers.registry import MODELS
 from tests.test_robustness_util import (
     SHORT_TIMEOUTS,
     LimitedServer,
@@ -29,43 +30,10 @@ from tests.wire import Wire, get
 Start = Callable[..., ServerProcess]
 
 
-#: What a connection beyond a model's bound meets: "503" (HTTP gets 503, echo a close, beyond
-#: --max-connections) or "backlog" (prefork, bounded by --workers: nobody accepts it until a
-#: worker is free, and then it is served).
-BEYOND_THE_BOUND = {
-    "fork": "503",
-    "thread": "503",
-    "gevent": "503",
-    "asyncio": "503",
-    "uvloop": "503",
-    "multiprocess": "503",
-    "prefork": "backlog",
-    "threadpool": "503",
-}
-
-#: Slowloris, per model: "immune" (500 trickling connections held at once, a normal client
-#: served meanwhile) or "pool" (connections served one per worker: an attack as large as the
-#: pool takes all of it, and a normal client waits until the header deadline frees a worker;
-#: a larger one holds the pool for longer, in turns, which is why such servers sit behind a
-#: proxy that buffers requests).
-SLOWLORIS = {
-    "fork": "immune",
-    "thread": "immune",
-    "gevent": "immune",
-    "asyncio": "immune",
-    "uvloop": "immune",
-    "multiprocess": "immune",
-    "prefork": "pool",
-    "threadpool": "pool",
-}
-#: The flag that sizes the pool of the "pool" models.
-POOL_FLAG = {"prefork": "--workers", "threadpool": "--threads"}
-
-
 def bound(model: str, connections: int) -> list[str]:
     """Flags that bound ``model`` to ``connections`` served at once."""
-    if BEYOND_THE_BOUND[model] == "backlog":
-        return [POOL_FLAG[model], str(connections)]
+    if MODELS[model].excess == "backlog":
+        return [str(MODELS[model].pool), str(connections)]
     # multiprocess with one worker, so the cap is exact (the kernel picks the worker)
     one_worker = ["--workers", "1"] if model == "multiprocess" else []
     return ["--max-connections", str(connections), *one_worker]
@@ -137,7 +105,7 @@ def test_connection_cap_answers_503(model: str, start_server: Start) -> None:
         for wire in held:
             assert wire.request(get("/")).status == 200
         with Wire(server.port) as extra:
-            if BEYOND_THE_BOUND[model] == "backlog":
+            if MODELS[model].excess == "backlog":
                 extra.send(get("/"))
                 assert unanswered(extra.sock), "served beyond the pool"
                 held.pop().close()
@@ -164,7 +132,7 @@ def test_connection_cap_closes_echo(model: str, start_server: Start) -> None:
                 second.sendall(b"ping")
             except OSError:
                 pass
-            if BEYOND_THE_BOUND[model] == "backlog":
+            if MODELS[model].excess == "backlog":
                 assert unanswered(second), "served beyond the pool"
                 first.close()
                 second.settimeout(5)
@@ -191,8 +159,8 @@ def test_slowloris(model: str, start_server: Start) -> None:
     client is still served (pooled: once the header deadline frees a worker), and every
     attacking connection is closed by the header deadline plus one second."""
     deadline = 3.0
-    pooled = SLOWLORIS[model] == "pool"
-    pool = [POOL_FLAG[model], "2"] if pooled else []
+    pooled = MODELS[model].pool is not None
+    pool = [str(MODELS[model].pool), "2"] if pooled else []
     server = start_server(
         model, args=["--header-timeout", str(deadline), "--keepalive-timeout", "3", *pool]
     )
