@@ -76,8 +76,8 @@ def names_of(choices: Iterable[str], what: str) -> Callable[[str], list[str]]:
     return parse
 
 
-class _JoinNames(argparse.Action):
-    """Store the names of every value given (each a list from :func:`names_of`), once each, in order."""
+class JoinLists(argparse.Action):
+    """Store the items of every value given (each a list, as :func:`names_of` makes), once each, in order."""
 
     def __call__(
         self,
@@ -111,7 +111,7 @@ def add_names_argument(
         flag,
         nargs="+",
         type=names_of(names, what),
-        action=_JoinNames,
+        action=JoinLists,
         default=chosen,
         metavar=what.upper(),
         help=f"{help} (separated by spaces or commas; default: {' '.join(chosen)})".lstrip(),

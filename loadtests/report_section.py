@@ -26,7 +26,7 @@ class Chart:
 #: the charts drawn, in order: the server's figures against Locust's users and CPU
 CHARTS = [
     Chart("server_cpu_pct", "CPU, % of one core", "%", "server", "loader_cpu_pct", "Locust", "%"),
-    Chart("server_rps", "Requests/s", "", "server", "users", "users"),
+    Chart("server_rps", "Requests/s", "/s", "server", "users", "users"),
     Chart("server_connections", "Open connections", "", "server", "users", "users"),
     Chart("server_rss_mb", "Server RSS", " MB", "server", "users", "users"),
     Chart("server_processes", "Server processes", "", "server"),

@@ -20,7 +20,7 @@ from typing import Any
 
 from clients.crawl import crawler_names
 from clients.crawl.stats import url_digest
-from common.argtypes import add_names_argument, int_range, one_of
+from common.argtypes import JoinLists, add_names_argument, int_range, one_of
 from reporting import provenance
 from servers.launcher import ServerProcess
 from servers.protocol.site import Site
@@ -107,7 +107,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--concurrency",
         nargs="+",
         type=_levels,
-        action="extend",
+        action=JoinLists,
         metavar="N",
         help="concurrency levels, separated by spaces or commas (default: 1 10 100 500)",
     )
