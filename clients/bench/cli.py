@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--models",
         TARGETS,
         "model",
-        default=MODELS,
+        default=list(MODELS),
         help="models and reference servers to measure, in order",
     )
     add_names_argument(parser, "--workloads", WORKLOADS, "workload", help="workloads to run")
