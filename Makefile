@@ -69,14 +69,14 @@ loadtest: venv
 
 ## compare: the same headless scenario against each model (MODELS="fork thread ..."), one report
 compare: venv
-	$(BIN)/iomodels compare $(if $(MODELS),--models $(MODELS)) --duration $(DURATION) $(LOCUST_COMMON)
+	$(BIN)/iomodels compare $(if $(MODELS),--models "$(MODELS)") --duration $(DURATION) $(LOCUST_COMMON)
 
-## bench: every model x workload into results/<UTC timestamp>/ (MODELS= WORKLOADS= DURATION=10 QUICK=1)
-## (installs the references extra: gunicorn, uvicorn; one load at a time: the run holds /tmp/iomodels-bench.lock)
+## bench: every model x workload into results/<UTC timestamp>/ (MODELS="fork thread" WORKLOADS= DURATION=10 QUICK=1)
+## (installs the references extra: gunicorn, uvicorn; one load at a time: bench, loadtest, compare, crawl-bench and soak wait for each other)
 BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--duration $(patsubst %s,%,$(DURATION)))
 bench: venv
 	$(BIN)/python -m pip install --quiet -e '.[references]'
-	flock /tmp/iomodels-bench.lock $(BIN)/iomodels bench $(if $(MODELS),--models "$(MODELS)") \
+	$(BIN)/iomodels bench $(if $(MODELS),--models "$(MODELS)") \
 		$(if $(WORKLOADS),--workloads "$(WORKLOADS)") $(BENCH_DURATION) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 ## Crawlers (clients/crawl/): CRAWLER against a fresh SERVER-model server's /site/
@@ -94,7 +94,7 @@ crawl: venv
 ## crawl-bench: every crawler (and Scrapy) at 1, 10, 100, 500 into results/crawl-<timestamp>/ (CRAWL_BENCH_ARGS=)
 crawl-bench: venv
 	$(BIN)/python -m pip install --quiet -e '.[scrapy]'
-	flock /tmp/iomodels-bench.lock $(BIN)/python -m clients.crawl.bench $(CRAWL_BENCH_ARGS)
+	$(BIN)/iomodels crawl-bench $(CRAWL_BENCH_ARGS)
 
 ## test: lint, then the fast test suite (what CI runs)
 test: venv
@@ -102,10 +102,10 @@ test: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-## soak: 60 s of mixed load per model, then fds back to baseline and RSS growth < 5% (SOAK_ARGS=)
-## (bounded, not in CI; holds /tmp/iomodels-bench.lock like every load run)
+## soak: 60 s of mixed load per model, then fds back to baseline and RSS growth < 5% (MODELS= SOAK_ARGS=)
+## (bounded, not in CI)
 soak: venv
-	flock /tmp/iomodels-bench.lock $(BIN)/python -m clients.soak $(if $(MODELS),--models "$(MODELS)") $(SOAK_ARGS)
+	$(BIN)/iomodels soak $(if $(MODELS),--models "$(MODELS)") $(SOAK_ARGS)
 
 ## test-all: every test, slow ones included
 test-all: venv

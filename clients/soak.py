@@ -1,4 +1,4 @@
-"""``make soak``: a bounded mixed load per model, then a leak check.
+"""``iomodels soak`` (``make soak``): a bounded mixed load per model, then a leak check.
 
 For each model: start a server on 127.0.0.1 (port 0), warm it up, wait until
 it is idle and record the baseline (open file descriptors and RSS of the whole
@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from common.argtypes import add_names_argument, int_range, seconds
 from common.process_tree import ProcessTree
 from servers.launcher import ServerProcess
 from servers.registry import model_names
@@ -146,30 +147,44 @@ def soak(model: str, duration: float, warmup: float, concurrency: int) -> bool:
     return ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m clients.soak", description=__doc__.splitlines()[0]
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The ``iomodels soak`` flags."""
+    add_names_argument(parser, "--models", model_names(), "model", help="models to soak, in order")
+    parser.add_argument(
+        "--duration",
+        type=seconds,
+        default=60.0,
+        help="seconds of load per model (default 60)",
     )
     parser.add_argument(
-        "--models", default=",".join(model_names()), help="comma-separated (default: all)"
+        "--warmup",
+        type=seconds,
+        default=5.0,
+        help="seconds of load before the baseline (default 5)",
     )
     parser.add_argument(
-        "--duration", type=float, default=60.0, help="seconds of load per model (default 60)"
+        "--concurrency",
+        type=int_range(1, 10_000),
+        default=32,
+        help="concurrent client connections (default 32)",
     )
-    parser.add_argument(
-        "--warmup", type=float, default=5.0, help="seconds of load before the baseline"
-    )
-    parser.add_argument("--concurrency", type=int, default=32, help="concurrent client connections")
-    args = parser.parse_args(argv)
-    print(
-        f"soak: {args.duration:g} s of hello/echo/io per model, {args.concurrency} connections; "
-        f"pass = fds back to baseline and RSS growth < {RSS_GROWTH_MAX:.0%}"
-    )
-    results = [
-        soak(m, args.duration, args.warmup, args.concurrency) for m in args.models.split(",")
-    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Soak each model in turn, holding the bench lock; 0 if every model passed."""
+    from common.bench_lock import bench_lock
+
+    with bench_lock(f"iomodels soak --models {' '.join(args.models)}"):
+        print(
+            f"soak: {args.duration:g} s of hello/echo/io per model, {args.concurrency} connections; "
+            f"pass = fds back to baseline and RSS growth < {RSS_GROWTH_MAX:.0%}",
+            flush=True,
+        )
+        results = [soak(m, args.duration, args.warmup, args.concurrency) for m in args.models]
     return 0 if all(results) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from iomodels.cli import main
+
+    sys.exit(main(["soak", *sys.argv[1:]]))

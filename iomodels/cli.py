@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "locust": ("loadtests.cli_locust", "start a server and Locust's web UI aimed at it"),
     "loadtest": ("loadtests.cli_loadtest", "one headless Locust run against a fresh server"),
     "compare": ("loadtests.cli_compare", "the same Locust scenario against each model, one report"),
+    "crawl-bench": (
+        "clients.crawl.bench",
+        "every crawler at several concurrencies against one site: report and chart",
+    ),
+    "soak": ("clients.soak", "a bounded mixed load per model, then a leak check"),
 }
 
 DESCRIPTION = "Equivalent servers, one per IO model, and the tools to compare them."
@@ -59,11 +64,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status (2 for a usage mistake, 130 after Ctrl-C)."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from servers.launcher import ServerStartError
+
+        if not isinstance(exc, ServerStartError):
+            raise
+        # the server's own one-line error, not a traceback; exit 2 if it refused its arguments
+        reason = exc.reason.removeprefix("iomodels serve: error: ")
+        print(
+            f"iomodels {args.command}: error: the server did not start: {reason}", file=sys.stderr
+        )
+        return 2 if exc.exit_code == 2 else 1
 
 
 if __name__ == "__main__":

@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import time
 from pathlib import Path
 
+from common.argtypes import int_range, one_of
 from loadtests.launch import ALL_CLASSES, default_classes
+from servers.registry import model_names
+
+_RUN_TIME = re.compile(r"\d+|(?=\d)(\d+h)?(\d+m)?(\d+s)?")
+
+
+def run_time(text: str) -> str:
+    """A Locust run time (``30s``, ``2m``, ``1h30m``, ``45``), checked before any server starts."""
+    if not _RUN_TIME.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a run time: use 30s, 2m, 1h30m...")
+    return text.strip()
+
+
+def positive_rate(text: str) -> float:
+    """Users started per second: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range: use a number above 0")
+    return value
 
 
 def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) -> None:
     """The target, the users and the Locust knobs."""
     if model:
         parser.add_argument(
-            "--model", default="asyncio", help="the server model to start (default: asyncio)"
+            "--model",
+            type=one_of(model_names(), "model"),
+            default="asyncio",
+            metavar="MODEL",
+            help=f"the server model to start: {', '.join(model_names())} (default: asyncio)",
         )
         parser.add_argument(
             "--host", default="", help="aim at this running server instead of starting one"
@@ -27,11 +54,15 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
         metavar="CLASS",
         help=f"Locust user classes ({', '.join(ALL_CLASSES)}); default WebsiteUser, EchoUser for echo",
     )
-    parser.add_argument("--users", type=int, default=100, help="concurrent Locust users")
-    parser.add_argument("--spawn-rate", type=float, default=20, help="users started per second")
+    parser.add_argument(
+        "--users", type=int_range(1, 100_000), default=100, help="concurrent Locust users"
+    )
+    parser.add_argument(
+        "--spawn-rate", type=positive_rate, default=20, help="users started per second"
+    )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_range(0, 256),
         default=0,
         help="Locust worker processes (--processes N); 0: one process",
     )
@@ -52,7 +83,10 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
 
 def add_headless_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--duration", default="30s", help="run time per run (Locust's -t: 30s, 2m...)"
+        "--duration",
+        type=run_time,
+        default="30s",
+        help="run time per run (Locust's -t: 30s, 2m...)",
     )
     parser.add_argument(
         "--results-dir", type=Path, default=Path("results"), help="where result directories go"

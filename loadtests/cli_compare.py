@@ -9,15 +9,11 @@ from loadtests.cli_common import add_headless_args, add_scenario_args, classes_o
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from common.argtypes import add_names_argument
     from servers.registry import model_names
 
-    parser.add_argument(
-        "--models",
-        nargs="+",
-        default=model_names(),
-        choices=model_names(),
-        metavar="MODEL",
-        help=f"models to compare, in order (default: all: {' '.join(model_names())})",
+    add_names_argument(
+        parser, "--models", model_names(), "model", help="models to compare, in order"
     )
     add_scenario_args(parser, model=False)
     add_headless_args(parser)
@@ -26,6 +22,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from common.bench_lock import bench_lock
     from loadtests.cli_loadtest import headless_run, scenario_of
     from loadtests.compare_report import results_table, write_report
     from loadtests.launch import sigterm_as_interrupt
@@ -36,11 +33,12 @@ def run(args: argparse.Namespace) -> int:
     results = []
     with sigterm_as_interrupt():
         try:
-            for model in args.models:
-                console.print(
-                    f"[bold]{model}[/]: fresh server, {scenario['users']} users for {args.duration}"
-                )
-                results.append(headless_run(args, model, out_dir / model))
+            with bench_lock(f"iomodels compare --models {' '.join(args.models)}"):
+                for model in args.models:
+                    console.print(
+                        f"[bold]{model}[/]: fresh server, {scenario['users']} users for {args.duration}"
+                    )
+                    results.append(headless_run(args, model, out_dir / model))
         except KeyboardInterrupt:
             console.print("interrupted: reporting the finished models only")
     if not results:

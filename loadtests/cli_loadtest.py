@@ -29,8 +29,8 @@ def headless_run(
     from loadtests.launch import LocustRun, run_locust, target_server
     from loadtests.results import read_run
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     with target_server(model, args.protocol, host, args.server_arg) as (url, server):
+        out_dir.mkdir(parents=True, exist_ok=True)  # only once there is something to measure
         spec = LocustRun(
             host=url,
             classes=classes_of(args),
@@ -70,13 +70,15 @@ def scenario_of(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from common.bench_lock import bench_lock
     from loadtests.compare_report import results_table
     from loadtests.launch import sigterm_as_interrupt
 
     out_dir = args.results_dir / f"locust-{args.model}-{timestamp()}"
     with sigterm_as_interrupt():
         try:
-            result = headless_run(args, args.model, out_dir, args.host)
+            with bench_lock(f"iomodels loadtest --model {args.model}"):
+                result = headless_run(args, args.model, out_dir, args.host)
         except KeyboardInterrupt:
             print(f"interrupted; partial results in {out_dir}")
             return 130

@@ -8,12 +8,14 @@ line or in the start form. ``make locust`` / ``make loadtest`` / ``make compare`
 start a server for you.
 """
 
-from loadtests import bucketing
+from loadtests import bucketing, final_csv
+from loadtests import class_picker as _class_picker  # noqa: F401  (the picker's first ticks)
 from loadtests import options as _options  # noqa: F401  (registers the command-line arguments)
 from loadtests import server_plugin as _server_plugin  # noqa: F401  (registers the plugin)
 from loadtests.echo_user import EchoUser
 from loadtests.http_users import CpuUser, HelloUser, IoUser, WebsiteUser
 
 bucketing.install()
+final_csv.install()
 
 __all__ = ["WebsiteUser", "HelloUser", "IoUser", "CpuUser", "EchoUser"]

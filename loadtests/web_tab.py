@@ -1,10 +1,13 @@
-"""The plugin's place in Locust's web UI: a tab, a live chart page and a CSV download.
+"""The plugin's place in Locust's web UI: a tab with live charts, a chart page and a CSV download.
 
 Locust's modern UI renders extra tabs as tables from ``template_args``
 (``extended_tabs`` / ``extended_tables``) filled by an ``extended_stats``
-entry in each ``/stats/requests`` answer; a table cell holds text, so the
-trend column is a sparkline. Real charts live on ``/server-stats``, linked
-from the "Download Data" tab together with the CSV.
+entry in each ``/stats/requests`` answer; a table cell holds only text (the
+trend column is a sparkline). The charts come from a small script added to
+the UI's page (:data:`TAB_SCRIPT`): while the "Server & loader" tab is open it
+fetches ``/server-stats/charts`` (the SVG charts, drawn here from the samples)
+every :data:`REFRESH_MS` and shows them above the table. The same charts are on
+``/server-stats`` (a page of its own) and in the HTML report.
 """
 
 from __future__ import annotations
@@ -14,11 +17,41 @@ import io
 import json
 from typing import Any
 
-from loadtests.report_section import inject, live_page
+from loadtests.report_section import charts_html, inject, live_page, verdict_html
 from loadtests.server_plugin import COLUMNS, METRICS, ServerStatsPlugin
 from loadtests.svg_chart import sparkline
 
 TAB = "iomodels"
+CHARTS_ID = "iomodels-charts"
+REFRESH_MS = 2000
+
+#: shows the charts in the tab: finds the tab's table, puts a box above it, refills it while the tab is open
+TAB_SCRIPT = f"""(() => {{
+  const tabOpen = () => new URLSearchParams(location.search).get("tab") === "{TAB}";
+  const tabTable = () => [...document.querySelectorAll("th")]
+    .find((th) => th.textContent === "Figure")?.closest(".MuiTableContainer-root, table");
+  async function refresh() {{
+    let box = document.getElementById("{CHARTS_ID}");
+    const table = tabOpen() && tabTable();
+    if (!table) {{ box?.remove(); return; }}
+    if (!box || box.nextElementSibling !== table) {{
+      box?.remove();
+      box = document.createElement("div");
+      box.id = "{CHARTS_ID}";
+      box.style.cssText = "background:#fff;color:#222;padding:8px;margin-bottom:12px;border-radius:4px";
+      table.before(box);
+    }}
+    try {{
+      const answer = await fetch("./server-stats/charts", {{cache: "no-store"}});
+      if (answer.ok) box.innerHTML = await answer.text();
+    }} catch (error) {{ /* the next tick tries again */ }}
+  }}
+  setInterval(refresh, {REFRESH_MS});
+  addEventListener("popstate", refresh);
+  document.addEventListener("click", () => setTimeout(refresh, 50));
+  refresh();
+}})();
+"""
 
 
 def table_rows(plugin: ServerStatsPlugin) -> list[dict[str, str]]:
@@ -107,7 +140,12 @@ def install_web_tab(environment: Any, plugin: ServerStatsPlugin) -> None:
 
     @app.after_request
     def add_server_stats(response: Response) -> Response:
-        if request.path.endswith("/stats/requests") and response.is_json:
+        if (request.endpoint or "").endswith("index") and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            tag = '<script src="./server-stats/tab.js"></script>'
+            if tag not in page:
+                response.set_data(page.replace("</body>", tag + "</body>", 1))
+        elif request.path.endswith("/stats/requests") and response.is_json:
             doc = response.get_json()
             extended = [e for e in doc.get("extended_stats", []) if e.get("key") != TAB]
             doc["extended_stats"] = [*extended, {"key": TAB, "data": table_rows(plugin)}]
@@ -119,6 +157,14 @@ def install_web_tab(environment: Any, plugin: ServerStatsPlugin) -> None:
     @app.route("/server-stats")
     def server_stats_page() -> Response:
         return Response(live_page(plugin), mimetype="text/html")
+
+    @app.route("/server-stats/charts")
+    def server_stats_charts() -> Response:
+        return Response(verdict_html(plugin) + charts_html(plugin), mimetype="text/html")
+
+    @app.route("/server-stats/tab.js")
+    def server_stats_script() -> Response:
+        return Response(TAB_SCRIPT, mimetype="text/javascript")
 
     @app.route("/server-stats/csv")
     def server_stats_csv() -> Response:

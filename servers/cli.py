@@ -6,13 +6,14 @@ import argparse
 import logging
 import sys
 
-from common.argtypes import int_range, seconds
+from common.argtypes import int_range, one_of, seconds
 from servers.registry import model_names, models_taking
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
+        type=one_of(model_names(), "model"),
         default="asyncio",
         metavar="MODEL",
         help=f"IO model: {', '.join(model_names())} (default: asyncio)",
@@ -47,8 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--max-connections",
         type=int_range(1),
         default=None,
-        help="connections served at once, beyond which HTTP gets 503 (default: the model's; "
-        "threadpool: the pool plus its queue, default 1024; not prefork, whose bound is --workers)",
+        help="connections served at once (at least 1), beyond which HTTP gets 503 (default: the "
+        "model's own cap, fitted to the open-files limit; threadpool: the pool plus its queue, "
+        "default 1024; not prefork, whose bound is --workers)",
     )
     parser.add_argument(
         "--allow-crash",
@@ -135,7 +137,7 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers.listener import bind_listener, ready_line
+    from servers.listener import bind_error, bind_listener, ready_line
     from servers.registry import SIZING_FLAGS, UnknownModel, ignored_flag, load_model
 
     logging.basicConfig(
@@ -164,9 +166,7 @@ def run(args: argparse.Namespace) -> int:
         listener = bind_listener(config.host, config.port, config.backlog)
     except OSError as exc:
         print(
-            f"iomodels serve: error: cannot listen on {config.host}:{config.port}: {exc.strerror or exc} "
-            "(pick another --port, or --port 0 for any free port)",
-            file=sys.stderr,
+            f"iomodels serve: error: {bind_error(config.host, config.port, exc)}", file=sys.stderr
         )
         return 2
     line = ready_line(listener, config.protocol, config.model)

@@ -25,7 +25,17 @@ _READY = re.compile(r"listening on (http|echo)://(\[[^\]]+\]|[^:]+):(\d+) model=
 
 
 class ServerStartError(RuntimeError):
-    """The server exited or did not print its ready line in time (its log is in the message)."""
+    """The server exited or did not print its ready line in time (its log is in the message).
+
+    Attributes:
+        reason: the server's own last word (the last line of its log), for a one-line error.
+        exit_code: the server's exit status, None if it was still running (and killed).
+    """
+
+    def __init__(self, message: str, reason: str = "", exit_code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.exit_code = exit_code
 
 
 class ServerProcess:
@@ -116,10 +126,15 @@ class ServerProcess:
                 time.sleep(0.01)
         match = _READY.search(line)
         if not match:
+            code = self.proc.poll()
             self.kill()
+            log = self.log_text()
+            last = log.strip().splitlines()[-1:] or [f"no ready line within {timeout:g} s"]
             raise ServerStartError(
                 f"{self.model} server did not start (exit {self.proc.returncode}); "
-                f"stdout: {line!r}; log:\n{self.log_text()}"
+                f"stdout: {line!r}; log:\n{log}",
+                reason=last[0].strip(),
+                exit_code=code,
             )
         self.port = int(match.group(3))
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -28,6 +29,31 @@ def bind_listener(host: str, port: int, backlog: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def bind_error(host: str, port: int, exc: OSError) -> str:
+    """What went wrong binding ``host:port``, naming the flag to change (``--host`` or ``--port``).
+
+    Three causes look alike in ``strerror`` but have different fixes: the port is
+    taken (``address already in use``), the host is not an address of this machine
+    (``cannot assign requested address``), the host name does not resolve.
+    """
+    where = f"cannot listen on {host}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"{where}: unknown host {host!r} ({exc.strerror or exc}): "
+            "pick another --host (127.0.0.1, the default, is this machine)"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return f"{where}: port {port} is already in use: pick another --port, or --port 0 for any free port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{where}: cannot assign requested address: {host} is not an address of this machine; "
+            "pick another --host (127.0.0.1, the default)"
+        )
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied: ports below 1024 need privileges; pick another --port"
+    return f"{where}: {exc.strerror or exc}"
 
 
 def ready_line(sock: socket.socket, protocol: str, model: str) -> str:

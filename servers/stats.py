@@ -69,7 +69,7 @@ class _Snapshot:
             "uptime_s": round(time.time() - self.started, 3),
             "connections_open": open_,
             "connections_total": total,
-            "connections_max": peak,
+            "connections_peak": peak,
             "requests_total": requests,
             **process_tree_usage(self.root_pid),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,6 +11,21 @@ from servers.launcher import ServerProcess
 from servers.registry import model_names
 
 MODELS = model_names()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_bench_lock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The commands the tests run take a bench lock of their own, never the machine's.
+
+    A test never waits for a benchmark running beside it, nor holds one up.
+    """
+    previous = os.environ.get("IOMODELS_BENCH_LOCK")
+    os.environ["IOMODELS_BENCH_LOCK"] = str(tmp_path_factory.mktemp("lock") / "bench.lock")
+    yield
+    if previous is None:
+        os.environ.pop("IOMODELS_BENCH_LOCK", None)
+    else:
+        os.environ["IOMODELS_BENCH_LOCK"] = previous
 
 
 @pytest.fixture

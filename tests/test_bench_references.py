@@ -82,8 +82,10 @@ def test_bench_cli_writes_its_files(tmp_path: Path) -> None:
 
 
 def test_bench_cli_rejects_unknown_names(tmp_path: Path) -> None:
-    args = parse_args(["bench", "--models", "nosuch", "--out", str(tmp_path)])
-    assert bench_cli.run(args) == 2
+    with pytest.raises(SystemExit) as refused:  # refused by the parser, before anything runs
+        parse_args(["bench", "--models", "nosuch", "--out", str(tmp_path)])
+    assert refused.value.code == 2
+    assert list(tmp_path.iterdir()) == []
 
 
 PRODUCTION = ["ref-gunicorn-sync", "ref-gunicorn-gthread", "ref-gunicorn-gevent", "ref-uvicorn"]

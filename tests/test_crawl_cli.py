@@ -67,7 +67,7 @@ def test_unreachable_root_is_an_error_not_a_crash() -> None:
         "--json",
     ]
     proc = subprocess.run([*CRAWL, *args], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # nothing fetched: a script can tell
     report = json.loads(proc.stdout)
     assert (report["pages"], report["requests"], report["errors"]) == (0, 2, {"connection": 1})
 

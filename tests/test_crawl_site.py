@@ -79,10 +79,10 @@ def test_every_crawler_finds_the_site_within_its_concurrency(
     assert result.requests == sum(expected.values())
     assert not result.interrupted
     assert result.peak_rss_bytes > 0
-    # requests_total includes this /stats request; connections_max is the peak of open ones
+    # requests_total includes this /stats request; connections_peak is the peak of open ones
     stats = server_stats(server)
     assert stats["requests_total"] == result.requests + 1
-    assert 1 <= stats["connections_max"] <= concurrency
+    assert 1 <= stats["connections_peak"] <= concurrency
 
 
 @pytest.mark.parametrize("crawler", ["sequential", "asyncio", "generators"])

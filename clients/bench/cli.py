@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common.argtypes import add_names_argument
+
 if TYPE_CHECKING:
     from clients.bench.records import Run
 
@@ -24,8 +26,18 @@ QUICK_WARMUP = 0.3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default="", help="comma-separated models (default: all)")
-    parser.add_argument("--workloads", default="", help="comma-separated workloads (default: all)")
+    from clients.bench.targets import MODELS, TARGETS
+    from clients.bench.workloads import WORKLOADS
+
+    add_names_argument(
+        parser,
+        "--models",
+        TARGETS,
+        "model",
+        default=list(MODELS),
+        help="models and reference servers to measure, in order",
+    )
+    add_names_argument(parser, "--workloads", WORKLOADS, "workload", help="workloads to run")
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds measured per run (default 10)"
     )
@@ -69,13 +81,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> Any:
     from clients.bench.harness import Options
     from clients.bench.placement import parse_cpus
-    from clients.bench.targets import MODELS, TARGETS
+    from clients.bench.targets import MODELS
     from clients.bench.workloads import IDLE_STEPS, IDLE_STEPS_QUICK, select
 
-    models = [m for m in args.models.replace(",", " ").split()] or list(MODELS)
-    unknown = [m for m in models if m not in TARGETS]
-    if unknown:
-        raise ValueError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
+    models = list(args.models) or list(MODELS)
     duration = (
         args.duration if args.duration is not None else (QUICK_DURATION if args.quick else 10.0)
     )
@@ -89,7 +98,7 @@ def options_from_args(args: argparse.Namespace) -> Any:
     )
     return Options(
         models=models,
-        workloads=select(args.workloads),
+        workloads=select(" ".join(args.workloads)),
         duration=duration,
         warmup=warmup,
         quick=args.quick,
@@ -119,6 +128,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.render is not None:
         return render(args)
+    from common.bench_lock import bench_lock
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        opts = options_from_args(args)
+    except ValueError as exc:
+        print(f"iomodels bench: error: {exc}", file=sys.stderr)
+        return 2
+    with bench_lock(_command_line()):
+        return _measure(args, opts)
+
+
+def _command_line() -> str:
+    """The command as typed, for the report and for whoever waits for the lock."""
+    words = sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:]
+    return ("iomodels bench " + shlex.join(words)).strip()
+
+
+def _measure(args: argparse.Namespace, opts: Any) -> int:
+    """Run the whole matrix (the bench lock is held) and write the results directory."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -133,13 +162,7 @@ def run(args: argparse.Namespace) -> int:
     from clients.bench.results import new_dir, write_all
     from common.fd_limit import raise_fd_limit
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = Console(stderr=True)
-    try:
-        opts = options_from_args(args)
-    except ValueError as exc:
-        console.print(f"iomodels bench: error: {exc}")
-        return 2
     raise_fd_limit()  # servers inherit it: the idle workload needs 10,000+ sockets
     if opts.use_wrk and not wrk.available():
         opts.notes.append(
@@ -162,10 +185,7 @@ def run(args: argparse.Namespace) -> int:
         {
             "placement": plan(opts.server_cpus or None, opts.loader_cpus or None).describe()
             + "; the cpu workload gives the server every CPU",
-            "command": (
-                "iomodels bench "
-                + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])
-            ).strip(),
+            "command": _command_line(),
             "duration_s": opts.duration,
             "warmup_s": opts.warmup,
             "quick": opts.quick,

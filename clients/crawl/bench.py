@@ -1,6 +1,6 @@
-"""``make crawl-bench``: every crawler at several concurrencies against the same site.
+"""``iomodels crawl-bench`` (``make crawl-bench``): every crawler at several concurrencies against the same site.
 
-Each run gets a fresh server (so its ``connections_max`` is that run's) pinned to
+Each run gets a fresh server (so its ``connections_peak`` is that run's) pinned to
 the last CPU, and a fresh crawler process pinned to the first: one core each.
 Every run is checked: same digest as the site's reachable pages, never more
 connections than asked. Writes ``results/crawl-<timestamp>/`` (JSON, report, chart).
@@ -20,11 +20,13 @@ from typing import Any
 
 from clients.crawl import crawler_names
 from clients.crawl.stats import url_digest
+from common.argtypes import JoinLists, add_names_argument, int_range, one_of
 from reporting import provenance
 from servers.launcher import ServerProcess
 from servers.protocol.site import Site
 
 RUN_TIMEOUT_S = 600
+DEFAULT_LEVELS = [1, 10, 100, 500]
 
 
 def _cpus() -> tuple[list[int] | None, list[int] | None]:
@@ -74,25 +76,62 @@ def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[st
         with urllib.request.urlopen(f"{server.url}/stats", timeout=10) as resp:
             stats = json.load(resp)
     result["wall_s"] = round(wall, 3)
-    result["connections_max"] = stats["connections_max"]
+    result["connections_peak"] = stats["connections_peak"]
     result["digest_ok"] = result["digest"] == url_digest(Site(args.pages).reachable_pages())
-    result["within_concurrency"] = stats["connections_max"] <= concurrency
+    result["within_concurrency"] = stats["connections_peak"] <= concurrency
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="crawl-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--server", default="asyncio", help="server model (default asyncio)")
-    parser.add_argument("--pages", type=int, default=2000, help="site pages (default 2000)")
-    parser.add_argument("--latency-ms", type=int, default=10, help="site latency (default 10)")
-    parser.add_argument("--concurrency", default="1,10,100,500", help="comma-separated levels")
-    parser.add_argument("--crawlers", default=",".join(crawler_names()), help="comma-separated")
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The ``iomodels crawl-bench`` flags."""
+    from servers.registry import model_names
+
+    parser.epilog = (
+        "exit status: 0 every run crawled the whole site within its concurrency; "
+        "1 a run failed or differed; 2 a usage mistake; 130 interrupted"
+    )
+    parser.add_argument(
+        "--server",
+        type=one_of(model_names(), "model"),
+        default="asyncio",
+        metavar="MODEL",
+        help="server model (default asyncio)",
+    )
+    parser.add_argument(
+        "--pages", type=int_range(1, 1_000_000), default=2000, help="site pages (default 2000)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=int_range(0, 10_000), default=10, help="site latency (default 10)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        nargs="+",
+        type=_levels,
+        action=JoinLists,
+        metavar="N",
+        help="concurrency levels, separated by spaces or commas (default: 1 10 100 500)",
+    )
+    add_names_argument(parser, "--crawlers", crawler_names(), "crawler", help="crawlers to run")
     parser.add_argument("--no-scrapy", action="store_true", help="leave Scrapy out")
     parser.add_argument("--out", default="results", help="parent folder of the report")
-    args = parser.parse_args(argv)
 
-    levels = [int(c) for c in args.concurrency.split(",")]
-    crawlers = args.crawlers.split(",")
+
+def _levels(text: str) -> list[int]:
+    parse = int_range(1, 10_000)
+    return [parse(part) for part in text.replace(",", " ").split()]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Every crawler at every level, holding the bench lock; 0 if every run checked out."""
+    from common.bench_lock import bench_lock
+
+    with bench_lock("iomodels crawl-bench"):
+        return _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    levels = args.concurrency or DEFAULT_LEVELS
+    crawlers = list(args.crawlers)
     if not args.no_scrapy:
         if _have_scrapy():
             crawlers.append("scrapy")
@@ -135,4 +174,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from iomodels.cli import main
+
+    sys.exit(main(["crawl-bench", *sys.argv[1:]]))

@@ -8,13 +8,27 @@ import sys
 from typing import Any
 
 from clients.crawl import CRAWLERS
-from common.argtypes import int_range, seconds
+from common.argtypes import int_range, one_of, seconds
+
+#: exit statuses, as ``--help`` lists them
+EXIT_OK = 0
+EXIT_DIFFERS = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_FETCHED = 3
+EXIT_INTERRUPTED = 130
+EXIT_HELP = f"""exit status:
+  {EXIT_OK}    the crawl ran (some pages may have failed: see errors)
+  {EXIT_DIFFERS}    with --serve: the pages crawled differ from the site's reachable pages
+  {EXIT_USAGE}    a usage mistake (a bad flag or value)
+  {EXIT_NOTHING_FETCHED}    nothing fetched: the root URL could not be fetched (refused, timed out, an HTTP error)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): the partial report is printed"""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from clients.crawl.report import fields_help
+    from servers.registry import model_names
 
-    parser.epilog = fields_help()
+    parser.epilog = fields_help() + "\n\n" + EXIT_HELP
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     crawlers = ", ".join(CRAWLERS)
     parser.add_argument(
@@ -27,6 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", help="root URL to crawl (same host only); or use --serve")
     parser.add_argument(
         "--serve",
+        type=one_of(model_names(), "model"),
         metavar="MODEL",
         help="start a server of this IO model on a free port and crawl its /site/",
     )
@@ -123,8 +138,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(report)
     if result.interrupted:
-        return 130
-    return 1 if report.get("matches_site") is False else 0
+        return EXIT_INTERRUPTED
+    if result.pages + result.non_html == 0:
+        errors = ", ".join(f"{kind} {n}" for kind, n in result.errors.items()) or "no answer"
+        print(f"iomodels crawl: nothing fetched from {url} ({errors})", file=sys.stderr)
+        return EXIT_NOTHING_FETCHED
+    return EXIT_DIFFERS if report.get("matches_site") is False else EXIT_OK
 
 
 def _start_server(args: argparse.Namespace):  # -> ServerProcess
