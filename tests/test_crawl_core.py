@@ -196,7 +196,7 @@ def test_generator_loop_queue_join_and_timeouts() -> None:
     def worker():
         while True:
             n = yield from jobs.get()
-            yield from loop.sleep(0.001 * n)
+            yield from loop.sleep(0.001 * n)  # the loop's own timer, under test
             if n < 3:
                 jobs.put_nowait(n + 10)
             done.append(n)
