@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import select
 import selectors
 import socket
 import subprocess
@@ -95,10 +96,12 @@ async def wait_until_async(
         await asyncio.sleep(interval)
 
 
-def seconds_until(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> float:
+def seconds_until(
+    predicate: Callable[[], object], timeout: float, interval: float = 0.02, what: str | None = None
+) -> float:
     """Seconds until ``predicate`` holds (see :func:`wait_until`, which raises past ``timeout``)."""
     start = time.monotonic()
-    wait_until(predicate, timeout, interval)
+    wait_until(predicate, timeout, interval, what)
     return time.monotonic() - start
 
 
@@ -137,6 +140,11 @@ def wait_closed(sock: socket.socket, timeout: float) -> tuple[float | None, byte
         if not chunk:
             return time.monotonic() - start, data
         data += chunk
+
+
+def readable(sock: socket.socket) -> bool:
+    """Something (data or EOF) is waiting to be read on ``sock`` right now."""
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def hello_ok(port: int, timeout: float = 5.0) -> bool:

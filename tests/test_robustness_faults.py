@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import select
 import signal
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +17,7 @@ from tests.helpers import (
     alive,
     hello_ok,
     in_flight,
+    readable,
     refused,
     wait_closed,
     wait_until,
@@ -221,11 +220,6 @@ def test_sigterm_stops_accepting_at_once_and_drains(model: str, start_server: St
         assert busy.closed_by_peer(5)
     assert server.proc.wait(10) == 0
     wait_until(lambda: not alive(tree), 5, what="no process left behind")
-
-
-def readable(sock: socket.socket) -> bool:
-    """Something (data or EOF) is waiting to be read on ``sock``."""
-    return bool(select.select([sock], [], [], 0)[0])
 
 
 #: From the signal that should end the stop to the exit: 0.03 to 0.11 s after a second SIGTERM,

@@ -212,7 +212,9 @@ def test_emfile_backs_off_and_recovers(model: str) -> None:
         finally:
             for sock in flood:
                 sock.close()
-        recovered = seconds_until(lambda: hello_ok(server.port, 0.5), EMFILE_RECOVER_BOUND)
+        recovered = seconds_until(
+            lambda: hello_ok(server.port, 0.5), EMFILE_RECOVER_BOUND, what="served after the flood"
+        )
         print(
             f"{model}: {len(flood)} flood connections; CPU {spent:.3f} s over 2 s; served after {recovered:.3f} s"
         )
