@@ -32,6 +32,8 @@ class ModelInfo:
             (nobody accepts it until a member of the pool is free).
         crash_kills: what ``GET /crash`` takes down: the ``"connection"`` (its own
             process), a ``"worker"`` (replaced) or the whole ``"process"``.
+        event_loop: one thread serves many connections as events arrive, so it
+            keeps reading a connection while that connection's request waits.
     """
 
     name: str
@@ -42,6 +44,7 @@ class ModelInfo:
     pool: str | None = None
     excess: str = "503"
     crash_kills: str = "process"
+    event_loop: bool = False
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -56,14 +59,22 @@ MODELS: dict[str, ModelInfo] = {
         ),
         ModelInfo("thread", "servers.models.threaded", "a thread per connection"),
         ModelInfo("gevent", "servers.models.greenlets", "a greenlet per connection"),
-        ModelInfo("asyncio", "servers.models.asyncio_loop", "one event loop (stdlib asyncio)"),
-        ModelInfo("uvloop", "servers.models.uvloop_loop", "one event loop (uvloop)"),
+        ModelInfo(
+            "asyncio",
+            "servers.models.asyncio_loop",
+            "one event loop (stdlib asyncio)",
+            event_loop=True,
+        ),
+        ModelInfo(
+            "uvloop", "servers.models.uvloop_loop", "one event loop (uvloop)", event_loop=True
+        ),
         ModelInfo(
             "multiprocess",
             "servers.models.multiprocess",
             "one uvloop loop per core, supervised workers",
             flags=_CAP | {"--workers"},
             crash_kills="worker",
+            event_loop=True,
         ),
         ModelInfo(
             "prefork",
@@ -83,9 +94,17 @@ MODELS: dict[str, ModelInfo] = {
             pool="--threads",
         ),
         ModelInfo(
-            "reactor", "servers.models.reactor", "one event loop written by hand (selectors)"
+            "reactor",
+            "servers.models.reactor",
+            "one event loop written by hand (selectors)",
+            event_loop=True,
         ),
-        ModelInfo("generators", "servers.models.generators", "generator coroutines on that loop"),
+        ModelInfo(
+            "generators",
+            "servers.models.generators",
+            "generator coroutines on that loop",
+            event_loop=True,
+        ),
     )
 }
 

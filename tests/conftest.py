@@ -1,16 +1,35 @@
-"""Shared fixtures: every registered model as a real subprocess on 127.0.0.1, port 0."""
+"""Shared fixtures: every registered model as a real subprocess on 127.0.0.1, port 0, and the
+event loops every async test runs on."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
+import uvloop
 
 from servers.launcher import ServerProcess
 from servers.registry import model_names
 
 MODELS = model_names()
+
+#: The event loops an async test runs on, each in turn (see the hook below).
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """pytest-asyncio runs every async test once per loop here: the stdlib one and uvloop.
+
+    A test that supports only some picks them with ``@pytest.mark.asyncio(loop_factories=[...])``.
+    """
+    return LOOPS
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -52,3 +71,20 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
 def model(request: pytest.FixtureRequest) -> str:
     """Each registered model in turn: a test using it runs once per model."""
     return request.param
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """Each model's HTTP server (a 50-page site), started once for a whole module.
+
+    Shared by the module's tests, so a test using it must leave it as it found it.
+    """
+    with ServerProcess(request.param, args=["--site-pages", "50"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def model_echo_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """Each model's echo server, started once for a whole module."""
+    with ServerProcess(request.param, "echo") as server:
+        yield server

@@ -1,15 +1,16 @@
-"""One conformance suite, every model: each runs as a real subprocess on 127.0.0.1, port 0."""
+"""One conformance suite, every model: each runs as a real subprocess on 127.0.0.1, port 0.
+
+The servers are conftest's module-scoped ``model_server`` and ``model_echo_server``, one per
+model; SIGTERM and the drain are in test_robustness_faults.py."""
 
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,37 +19,23 @@ from servers.launcher import ServerProcess
 from servers.registry import model_names
 from tests.wire import Wire, get
 
-MODELS = model_names()
 
-
-@pytest.fixture(scope="module", params=MODELS)
-def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    with ServerProcess(request.param, args=["--site-pages", "50"]) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module", params=MODELS)
-def echo_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    with ServerProcess(request.param, "echo") as proc:
-        yield proc
-
-
-def test_hello(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_hello(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         r = w.request(get("/"))
     assert (r.status, r.body) == (200, b"Hello, World!")
     assert r.headers["content-type"].startswith("text/plain")
 
 
-def test_keep_alive_serves_many_requests_on_one_connection(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_keep_alive_serves_many_requests_on_one_connection(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         bodies = [w.request(get("/")).body for _ in range(5)]
         echoed = w.request(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nping").body
     assert bodies == [b"Hello, World!"] * 5 and echoed == b"ping"
 
 
-def test_pipelined_requests_answered_in_order(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_pipelined_requests_answered_in_order(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         w.send(
             get("/io?ms=50")
             + get("/")
@@ -60,15 +47,15 @@ def test_pipelined_requests_answered_in_order(server: ServerProcess) -> None:
     assert bodies == [b"waited 50 ms\n", b"Hello, World!", b"one", b"waited 0 ms\n", b"two"]
 
 
-def test_chunked_request_body(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_chunked_request_body(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         w.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n")
         w.send(b"3;ext=1\r\nefg\r\n0\r\n\r\n")
         assert w.read_response().body == b"abcdefg"
 
 
-def test_expect_100_continue(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_expect_100_continue(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         w.send(
             b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
         )
@@ -78,8 +65,8 @@ def test_expect_100_continue(server: ServerProcess) -> None:
     assert (r.status, r.body) == (200, b"hello")
 
 
-def test_http10_closes_unless_keep_alive(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_http10_closes_unless_keep_alive(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         r = w.request(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         assert r.headers["connection"] == "keep-alive"
         r = w.request(b"GET / HTTP/1.0\r\n\r\n")
@@ -87,32 +74,30 @@ def test_http10_closes_unless_keep_alive(server: ServerProcess) -> None:
         assert w.closed_by_peer()
 
 
-def test_connection_close_honoured(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_connection_close_honoured(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         r = w.request(get("/", extra="Connection: close\r\n"))
         assert r.status == 200 and r.closes
         assert w.closed_by_peer()
 
 
-def test_large_body_echoed(server: ServerProcess) -> None:
+def test_large_body_echoed(model_server: ServerProcess) -> None:
     body = bytes(range(256)) * 3000  # 768 KB, under the 1 MiB limit
-    with Wire(server.port) as w:
+    with Wire(model_server.port) as w:
         r = w.request(
             b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
         )
     assert r.body == body
 
 
-def test_io_waits_overlap(server: ServerProcess) -> None:
+def test_io_waits_overlap(model_server: ServerProcess) -> None:
     """Twenty 1-second waits on twenty connections finish together, not one after another
     (a pooled model: a pool's worth together, and one more after them)."""
     count, rounds = 20, 1
-    if (
-        registry.MODELS[server.model].pool is not None
-    ):  # as many as the pool (/stats "workers"), then one more
-        with Wire(server.port) as w:
+    if registry.MODELS[model_server.model].pool is not None:  # the pool (/stats "workers"), + 1
+        with Wire(model_server.port) as w:
             count, rounds = json.loads(w.request(get("/stats")).body)["workers"] + 1, 2
-    wires = [Wire(server.port, timeout=30) for _ in range(count)]
+    wires = [Wire(model_server.port, timeout=30) for _ in range(count)]
     statuses = []
     try:
         start = time.monotonic()
@@ -125,20 +110,22 @@ def test_io_waits_overlap(server: ServerProcess) -> None:
     finally:
         for w in wires:
             w.close()
+    print(f"{model_server.model}: {count} x 1 s waits in {elapsed:.3f} s")
     assert statuses == [200] * count
     assert elapsed >= rounds * 1.0, f"{count} connections served at once: the pool is not a bound"
+    # idle: 1.00 to 1.05 s in every model; the bound is over 5x that and half of 20 s in a row
     assert elapsed < 10, f"waits did not overlap: {elapsed:.1f} s for {count} x 1 s"
 
 
-def test_cpu_is_deterministic(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_cpu_is_deterministic(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         a = w.request(get("/cpu?n=20000")).body
         b = w.request(get("/cpu?n=20000")).body
     assert a == b and a.startswith(b"20000 ")
 
 
-def test_site_pages_and_404(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_site_pages_and_404(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         index = w.request(get("/site/"))
         assert index.status == 200 and b'href="/site/1"' in index.body
         assert w.request(get("/site/49")).status == 200
@@ -146,8 +133,8 @@ def test_site_pages_and_404(server: ServerProcess) -> None:
     assert missing.status == 404 and missing.closes
 
 
-def test_stats_document(server: ServerProcess) -> None:
-    with Wire(server.port) as w:
+def test_stats_document(model_server: ServerProcess) -> None:
+    with Wire(model_server.port) as w:
         w.request(get("/"))
         stats = json.loads(w.request(get("/stats")).body)
     for key in (
@@ -161,7 +148,7 @@ def test_stats_document(server: ServerProcess) -> None:
         "rss_bytes",
     ):
         assert key in stats
-    assert stats["model"] == server.model
+    assert stats["model"] == model_server.model
     assert (
         stats["connections_open"] >= 1 and stats["requests_total"] >= 2 and stats["rss_bytes"] > 0
     )
@@ -194,11 +181,11 @@ BAD_INPUTS = [
     ("data", "status"), BAD_INPUTS, ids=[str(s) + "-" + repr(d[:24]) for d, s in BAD_INPUTS]
 )
 def test_bad_input_answered_closed_and_others_unaffected(
-    server: ServerProcess, data: bytes, status: int
+    model_server: ServerProcess, data: bytes, status: int
 ) -> None:
-    with Wire(server.port) as bystander:
+    with Wire(model_server.port) as bystander:
         bystander.send(get("/io?ms=200"))  # in flight while the bad request arrives
-        with Wire(server.port) as w:
+        with Wire(model_server.port) as w:
             r = w.request(data)
             assert r.status == status and r.closes
             assert w.closed_by_peer()
@@ -206,10 +193,10 @@ def test_bad_input_answered_closed_and_others_unaffected(
         assert bystander.request(get("/")).status == 200
 
 
-def test_echo_protocol_streams_a_mebibyte(echo_server: ServerProcess) -> None:
+def test_echo_protocol_streams_a_mebibyte(model_echo_server: ServerProcess) -> None:
     payload = bytes(range(256)) * 4096  # 1 MiB
     received = bytearray()
-    with socket.create_connection(("127.0.0.1", echo_server.port), timeout=20) as sock:
+    with socket.create_connection(("127.0.0.1", model_echo_server.port), timeout=20) as sock:
 
         def reader() -> None:
             while len(received) < len(payload):
@@ -226,29 +213,6 @@ def test_echo_protocol_streams_a_mebibyte(echo_server: ServerProcess) -> None:
     assert bytes(received) == payload
 
 
-def test_sigterm_finishes_in_flight_and_leaves_nothing(model: str) -> None:
-    server = ServerProcess(model).start()
-    try:
-        tree = server.tree()
-        busy = Wire(server.port)
-        busy.send(get("/io?ms=800"))
-        idle = Wire(server.port)
-        assert idle.request(get("/")).status == 200
-        time.sleep(0.3)  # both connections are established and the wait is under way
-        server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
-        r = busy.read_response()
-        assert r.status == 200 and r.body == b"waited 800 ms\n"
-        assert idle.closed_by_peer(timeout=10), "idle keep-alive connection not closed on shutdown"
-        assert server.proc.wait(15) == 0  # type: ignore[union-attr]
-        time.sleep(0.2)
-        leftovers = [p for p in tree if p.is_running() and p.status() != "zombie"]
-        assert not leftovers, f"processes left behind: {leftovers}"
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
-    finally:
-        server.kill()
-
-
 def test_unknown_model_lists_the_models() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "iomodels", "serve", "--model", "nope", "--port", "0"],
@@ -258,5 +222,5 @@ def test_unknown_model_lists_the_models() -> None:
     )
     assert out.returncode == 2
     assert "unknown model 'nope'" in out.stderr
-    for name in MODELS:
+    for name in model_names():
         assert name in out.stderr

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 
@@ -15,6 +14,7 @@ import pytest
 
 from clients.crawl import crawler_names
 from servers.launcher import ServerProcess
+from tests.helpers import wait_until
 
 CRAWL = [sys.executable, "-m", "iomodels", "crawl"]
 
@@ -33,18 +33,8 @@ def test_url_or_serve_but_not_both() -> None:
 
 
 def test_serve_checks_the_crawl_against_the_site() -> None:
-    args = [
-        "--crawler",
-        "generators",
-        "--serve",
-        "thread",
-        "--site-pages",
-        "80",
-        "--site-latency-ms",
-        "1",
-        "--json",
-    ]
-    proc = subprocess.run([*CRAWL, *args], capture_output=True, text=True, timeout=60)
+    args = "--crawler generators --serve thread --site-pages 80 --site-latency-ms 1 --json"
+    proc = subprocess.run([*CRAWL, *args.split()], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert (
@@ -55,18 +45,8 @@ def test_serve_checks_the_crawl_against_the_site() -> None:
 
 
 def test_unreachable_root_is_an_error_not_a_crash() -> None:
-    args = [
-        "--crawler",
-        "threads",
-        "--url",
-        "http://127.0.0.1:9/",
-        "--retries",
-        "1",
-        "--backoff",
-        "0.01",
-        "--json",
-    ]
-    proc = subprocess.run([*CRAWL, *args], capture_output=True, text=True, timeout=60)
+    args = "--crawler threads --url http://127.0.0.1:9/ --retries 1 --backoff 0.01 --json"
+    proc = subprocess.run([*CRAWL, *args.split()], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 3, proc.stderr  # nothing fetched: a script can tell
     report = json.loads(proc.stdout)
     assert (report["pages"], report["requests"], report["errors"]) == (0, 2, {"connection": 1})
@@ -97,9 +77,13 @@ def test_ctrl_c_stops_with_a_partial_report(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     try:
-        deadline = time.monotonic() + 60
-        while _requests_so_far(server) < 20 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.05)
+        wait_until(
+            lambda: _requests_so_far(server) >= 20 or proc.poll() is not None,
+            60,
+            interval=0.05,
+            what="the crawl under way",
+        )
+        assert proc.poll() is None, "the crawl ended before Ctrl-C"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     finally:

@@ -1,4 +1,7 @@
-"""Every crawler against a real server's /site/: the same pages, the same figures, never over N."""
+"""Every crawler against a real server's /site/: the same pages, the same figures, never over N.
+
+The asyncio crawler runs in async tests, once on each event loop; the others through ``crawl()``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ from collections.abc import Callable
 
 import pytest
 
-from clients.crawl import crawler_names, load_crawler
+from clients.crawl import load_crawler
 from clients.crawl.config import CrawlConfig
-from clients.crawl.stats import url_digest
+from clients.crawl.stats import CrawlResult, url_digest
 from servers.launcher import ServerProcess
 from servers.protocol.site import Site
+from tests.helpers import SYNC_CRAWLERS, crawl_on_this_loop
 
 PAGES = 150
 SITE_ARGS = ["--site-pages", str(PAGES), "--site-latency-ms", "2"]
@@ -58,18 +62,10 @@ def server_stats(server: ServerProcess) -> dict[str, int]:
         return json.load(resp)
 
 
-@pytest.mark.parametrize("crawler", crawler_names())
-def test_every_crawler_finds_the_site_within_its_concurrency(
-    crawler: str, start_server: Callable[..., ServerProcess]
-) -> None:
-    server = start_server("asyncio", args=SITE_ARGS)
+def check_whole_site(result: CrawlResult, server: ServerProcess, concurrency: int) -> None:
+    """The crawl found every URL of the site, each fetched once, never over ``concurrency``."""
     site = Site(PAGES)
-    concurrency = 1 if crawler == "sequential" else 4
-    result = load_crawler(crawler).crawl(
-        CrawlConfig(f"{server.url}/site/", concurrency=concurrency)
-    )
     expected = expected_crawl(site)
-
     assert result.digest == url_digest(site.reachable_pages())
     assert result.pages == len(site.reachable_pages()) == expected["page"]
     assert result.redirects == expected["redirect"]
@@ -85,18 +81,52 @@ def test_every_crawler_finds_the_site_within_its_concurrency(
     assert 1 <= stats["connections_peak"] <= concurrency
 
 
-@pytest.mark.parametrize("crawler", ["sequential", "asyncio", "generators"])
-def test_max_depth_and_max_pages(crawler: str, start_server: Callable[..., ServerProcess]) -> None:
+@pytest.mark.parametrize("crawler", SYNC_CRAWLERS)
+def test_every_crawler_finds_the_site_within_its_concurrency(
+    crawler: str, start_server: Callable[..., ServerProcess]
+) -> None:
     server = start_server("asyncio", args=SITE_ARGS)
-    root = f"{server.url}/site/"
-    site = Site(PAGES)
-    driver = load_crawler(crawler)
+    concurrency = 1 if crawler == "sequential" else 4
+    result = load_crawler(crawler).crawl(
+        CrawlConfig(f"{server.url}/site/", concurrency=concurrency)
+    )
+    check_whole_site(result, server, concurrency)
 
-    shallow = driver.crawl(CrawlConfig(root, concurrency=3, max_depth=1))
-    direct = {href for href in site.links(0) if href.startswith("/site/") and href[6:].isdigit()}
+
+@pytest.mark.asyncio
+async def test_the_asyncio_crawler_finds_the_site_on_each_loop(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server("asyncio", args=SITE_ARGS)
+    result = await crawl_on_this_loop(CrawlConfig(f"{server.url}/site/", concurrency=4))
+    check_whole_site(result, server, 4)
+
+
+def check_limits(server: ServerProcess, shallow: CrawlResult, capped: CrawlResult) -> None:
+    """``shallow`` (max_depth=1) found the root's direct pages; ``capped`` stopped at 20."""
+    direct = {
+        href for href in Site(PAGES).links(0) if href.startswith("/site/") and href[6:].isdigit()
+    }
     assert set(shallow.urls) == {server.url + path for path in {"/site/", *direct}}
-
-    capped = driver.crawl(CrawlConfig(root, concurrency=3, max_pages=20))
     assert capped.requests == 20
     assert 0 < capped.pages <= 20
     assert capped.dropped > 0
+
+
+@pytest.mark.parametrize("crawler", ["sequential", "generators"])
+def test_max_depth_and_max_pages(crawler: str, start_server: Callable[..., ServerProcess]) -> None:
+    server = start_server("asyncio", args=SITE_ARGS)
+    root = f"{server.url}/site/"
+    driver = load_crawler(crawler)
+    shallow = driver.crawl(CrawlConfig(root, concurrency=3, max_depth=1))
+    capped = driver.crawl(CrawlConfig(root, concurrency=3, max_pages=20))
+    check_limits(server, shallow, capped)
+
+
+@pytest.mark.asyncio
+async def test_max_depth_and_max_pages_asyncio(start_server: Callable[..., ServerProcess]) -> None:
+    server = start_server("asyncio", args=SITE_ARGS)
+    root = f"{server.url}/site/"
+    shallow = await crawl_on_this_loop(CrawlConfig(root, concurrency=3, max_depth=1))
+    capped = await crawl_on_this_loop(CrawlConfig(root, concurrency=3, max_pages=20))
+    check_limits(server, shallow, capped)

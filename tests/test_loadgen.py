@@ -1,8 +1,14 @@
-"""The load client: framing, histograms, config, and short real runs against a uvloop server."""
+"""The load client: framing, histograms, config, and short real runs against a uvloop server.
+
+The runs are coroutines awaited by async tests, so each runs on the stdlib loop and on uvloop;
+one test covers the synchronous ``run_load`` that the CLI calls.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -10,9 +16,10 @@ from clients.loadgen.config import LoadConfig
 from clients.loadgen.histogram import LatencyRecorder
 from clients.loadgen.http_client import content_length
 from clients.loadgen.idle import idle_steps
-from clients.loadgen.runner import new_loop, run_load
+from clients.loadgen.runner import measure, run_load
+from servers.launcher import ServerProcess
 
-SHORT = {"duration": 0.3, "warmup": 0.1}
+SHORT: dict[str, Any] = {"duration": 0.3, "warmup": 0.1}
 
 
 @pytest.mark.parametrize(
@@ -58,9 +65,17 @@ def test_config_validates_and_builds_requests() -> None:
     assert len(LoadConfig(mode="echo", size=1000).request()) == 1000
 
 
-def test_closed_loop_http(start_server) -> None:
-    server = start_server("uvloop")
-    result = run_load(LoadConfig(port=server.port, connections=4, **SHORT))
+# -- short real runs, on each event loop (pytest-asyncio runs every async test on both) ------
+@pytest.fixture(scope="module")
+def hello_server() -> Iterator[ServerProcess]:
+    """One uvloop HTTP server for the module's runs (each run closes its connections)."""
+    with ServerProcess("uvloop") as server:
+        yield server
+
+
+@pytest.mark.asyncio
+async def test_closed_loop_http(hello_server: ServerProcess) -> None:
+    result = await measure(LoadConfig(port=hello_server.port, connections=4, **SHORT))
     assert result.requests > 0 and result.errors == 0
     assert (
         result.latency_ms["p50"] is not None
@@ -69,65 +84,77 @@ def test_closed_loop_http(start_server) -> None:
     assert result.connected == 4
 
 
-def test_pipelining_answers_in_order(start_server) -> None:
-    server = start_server("uvloop")
-    result = run_load(LoadConfig(port=server.port, connections=2, pipeline=8, **SHORT))
+@pytest.mark.asyncio
+async def test_pipelining_answers_in_order(hello_server: ServerProcess) -> None:
+    result = await measure(LoadConfig(port=hello_server.port, connections=2, pipeline=8, **SHORT))
     assert result.requests > 0 and result.errors == 0
 
 
-def test_echo_gets_every_byte_back(start_server) -> None:
+@pytest.mark.asyncio
+async def test_churn_opens_a_connection_per_request(hello_server: ServerProcess) -> None:
+    result = await measure(LoadConfig(port=hello_server.port, mode="churn", connections=2, **SHORT))
+    assert result.requests > 0 and result.errors == 0
+
+
+@pytest.mark.asyncio
+async def test_open_loop_keeps_to_the_rate(hello_server: ServerProcess) -> None:
+    started = time.perf_counter()
+    result = await measure(
+        LoadConfig(port=hello_server.port, connections=2, rate=200, duration=0.5, warmup=0.1)
+    )
+    elapsed = time.perf_counter() - started  # the warm-up and the window, however long they took
+    # never ahead of the schedule: at most what the rate allows since the start, plus one
+    # request per connection (a late loader catches up, so this is an upper bound only)
+    assert 0 < result.requests <= 200 * elapsed + 2
+    assert result.errors == 0
+
+
+@pytest.mark.asyncio
+async def test_errors_are_counted(hello_server: ServerProcess) -> None:
+    result = await measure(
+        LoadConfig(port=hello_server.port, path="/nowhere", connections=2, **SHORT)
+    )
+    assert result.errors > 0
+
+
+@pytest.mark.asyncio
+async def test_echo_gets_every_byte_back(start_server: Callable[..., ServerProcess]) -> None:
     server = start_server("uvloop", "echo")
-    result = run_load(
+    result = await measure(
         LoadConfig(port=server.port, mode="echo", size=10_000, connections=3, **SHORT)
     )
     assert result.requests > 0 and result.errors == 0
     assert result.bytes_in >= 10_000 * result.requests * 0.9
 
 
-def test_churn_opens_a_connection_per_request(start_server) -> None:
-    server = start_server("uvloop")
-    result = run_load(LoadConfig(port=server.port, mode="churn", connections=2, **SHORT))
-    assert result.requests > 0 and result.errors == 0
+def test_run_load_runs_on_a_loop_of_its_own(hello_server: ServerProcess) -> None:
+    """The synchronous entry point (the CLI's): a fresh uvloop loop per run."""
+    result = run_load(LoadConfig(port=hello_server.port, connections=2, **SHORT))
+    assert result.requests > 0 and result.errors == 0 and result.connected == 2
 
 
-def test_open_loop_keeps_to_the_rate(start_server) -> None:
-    server = start_server("uvloop")
-    result = run_load(
-        LoadConfig(port=server.port, connections=2, rate=200, duration=0.5, warmup=0.1)
-    )
-    # never ahead of the schedule: at most what the rate allows since the start (a late loader catches up)
-    assert 0 < result.requests <= 200 * (0.5 + 0.1) + 2 * 2
-    assert result.errors == 0
-
-
-def test_errors_are_counted(start_server) -> None:
-    server = start_server("uvloop")
-    result = run_load(LoadConfig(port=server.port, path="/nowhere", connections=2, **SHORT))
-    assert result.errors > 0
-
-
-def _idle(port: int, steps: list[int]) -> list[dict]:
+async def idle(port: int, steps: list[int]) -> list[dict[str, Any]]:
+    """The idle-connection steps against ``port``, with a probe run at each step."""
     probe = LoadConfig(port=port, connections=2, duration=0.2, warmup=0.05)
 
-    async def pause(step: dict) -> None:
-        await asyncio.sleep(0)
+    async def pause(step: dict[str, Any]) -> None:
+        """Nothing to measure between the hold and the probe."""
 
-    async def main() -> list[dict]:
-        return await idle_steps(probe, steps, pause, lambda step: None)
-
-    with asyncio.Runner(loop_factory=new_loop) as runner:
-        return runner.run(main())
+    return await idle_steps(probe, steps, pause, lambda step: None)
 
 
-def test_idle_steps_hold_connections(start_server) -> None:
-    server = start_server("uvloop")
-    rows = _idle(server.port, [0, 30])
+@pytest.mark.asyncio
+async def test_idle_steps_hold_connections(hello_server: ServerProcess) -> None:
+    rows = await idle(hello_server.port, [0, 30])
     assert [r["held"] for r in rows] == [0, 30]
     assert rows[-1]["refused"] == 0 and rows[-1]["probe"]["errors"] == 0
 
 
-def test_idle_steps_stop_where_the_server_refuses(start_server) -> None:
+@pytest.mark.asyncio
+async def test_idle_steps_stop_where_the_server_refuses(
+    start_server: Callable[..., ServerProcess],
+) -> None:
     server = start_server("thread", args=["--max-connections", "10"])
-    rows = _idle(server.port, [0, 20, 40])
+    rows = await idle(server.port, [0, 20, 40])
     assert len(rows) == 2  # stopped after the first step with refusals
     assert rows[-1]["held"] <= 10 and rows[-1]["refused"] + rows[-1]["closed"] >= 10

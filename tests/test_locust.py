@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from loadtests.loader_cpu import LoaderCpu, LoaderSample
 from loadtests.results import read_run
 from loadtests.svg_chart import line_chart, sparkline
 from servers.launcher import ServerProcess
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,6 +187,14 @@ def get(url: str) -> tuple[int, bytes]:
         return resp.status, resp.read()
 
 
+def ui_status(url: str) -> int | None:
+    """The status of ``GET url``, or None while nothing answers there."""
+    try:
+        return get(url)[0]
+    except OSError:
+        return None
+
+
 def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -198,14 +206,12 @@ def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        status = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                status, _ = get(f"http://127.0.0.1:{port}/")
-                break
-            except OSError:
-                time.sleep(0.3)
+        status = wait_until(
+            lambda: ui_status(f"http://127.0.0.1:{port}/") or proc.poll() is not None,
+            60,
+            interval=0.3,
+            what="the web UI answering",
+        )
         assert status == 200, "the web UI never answered"
         status, body = get(f"http://127.0.0.1:{port}/stats/requests")
         assert status == 200

@@ -11,9 +11,13 @@ from tests.wire import Wire, get
 
 def test_connections_spread_evenly_over_workers() -> None:
     with ServerProcess("multiprocess", args=["--workers", "2"]) as server:
-        wires = [Wire(server.port) for _ in range(4)]
+        wires: list[Wire] = []
+        docs = []
         try:
-            docs = [json.loads(w.request(get("/stats")).body) for w in wires]
+            # one connection at a time, each answered (so counted by its worker) before the next
+            for _ in range(4):
+                wires.append(Wire(server.port))
+                docs.append(json.loads(wires[-1].request(get("/stats")).body))
         finally:
             for w in wires:
                 w.close()

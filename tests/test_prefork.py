@@ -11,8 +11,7 @@ import psutil
 import pytest
 
 from servers.launcher import ServerProcess, ServerStartError
-from tests.helpers import wait_until
-from tests.test_robustness_util import alive, hello_ok, workers
+from tests.helpers import alive, hello_ok, wait_until, workers
 from tests.wire import Wire, get
 
 FAILING_FORK = '''\

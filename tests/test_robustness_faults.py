@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +14,24 @@ import pytest
 
 from servers.launcher import ServerProcess, ServerStartError
 from servers.registry import MODELS
-from tests.test_robustness_util import alive, hello_ok, wait_closed, workers
+from tests.helpers import (
+    alive,
+    hello_ok,
+    in_flight,
+    readable,
+    refused,
+    wait_closed,
+    wait_until,
+    workers,
+)
 from tests.wire import Wire, get
 
 Start = Callable[..., ServerProcess]
+
+RESPAWNED = re.compile(r"respawned as pid \d+ in ([0-9.]+) s")
+#: A dead multiprocess worker is replaced and the new one ready 0.08 to 0.12 s after the death
+#: (measured idle, three runs); the bound is over 5x that (speed belongs to ``make bench``).
+RESPAWN_BOUND = 2.0
 
 
 def worker_pid(wire: Wire) -> int:
@@ -39,23 +52,17 @@ def wires_on_two_workers(port: int) -> tuple[Wire, Wire, list[Wire]]:
     raise AssertionError("every connection landed on one worker")
 
 
-def wait_respawn(server: ServerProcess, dead: int, count: int, limit: float) -> float | None:
-    """Seconds until ``count`` workers are alive again, none of them ``dead``."""
-    start = time.monotonic()
-    while time.monotonic() - start < limit:
-        pids = {p.pid for p in workers(server)}
-        if len(pids) == count and dead not in pids:
-            return time.monotonic() - start
-        time.sleep(0.01)
-    return None
+def workers_without(server: ServerProcess, dead: int) -> set[int]:
+    """The pids of the live workers, or none at all while ``dead`` is still among them."""
+    pids = {p.pid for p in workers(server)}
+    return set() if dead in pids else pids
 
 
-def respawn_log_seconds(server: ServerProcess, limit: float = 5.0) -> float:
-    """The respawn time the supervisor logged (start to ready)."""
-    start = time.monotonic()
-    while not (match := re.search(r"respawned as pid \d+ in ([0-9.]+) s", server.log_text())):
-        assert time.monotonic() - start < limit, server.log_text()
-        time.sleep(0.02)
+def respawn_log_seconds(server: ServerProcess, timeout: float) -> float:
+    """The respawn time the supervisor logged (spawn to ready), once it has logged it."""
+    match = wait_until(
+        lambda: RESPAWNED.search(server.log_text()), timeout, what="the supervisor's respawn line"
+    )
     return float(match.group(1))
 
 
@@ -83,14 +90,14 @@ def test_crash_isolation(model: str, start_server: Start) -> None:
         assert bystander.request(get("/")).status == 200, "another connection was hurt"
         assert hello_ok(server.port)
         if kills == "worker":
-            start_to_ready = respawn_log_seconds(server)  # waits for the "respawned" line
+            start_to_ready = respawn_log_seconds(server, RESPAWN_BOUND)
             total = time.monotonic() - crashed_at
-            assert wait_respawn(server, victim_pid, 2, 1) is not None
             print(
                 f"{model} /crash: new worker ready {total:.3f} s after the crash "
                 f"(spawn to ready {start_to_ready:.3f} s)"
             )
-            assert total <= 1.0
+            assert total <= RESPAWN_BOUND
+            wait_until(lambda: len(workers_without(server, victim_pid)) == 2, RESPAWN_BOUND)
         assert server.proc is not None and server.proc.poll() is None
     finally:
         for wire in (bystander, victim, *spares):
@@ -98,20 +105,20 @@ def test_crash_isolation(model: str, start_server: Start) -> None:
 
 
 def test_sigkilled_worker_is_respawned(start_server: Start) -> None:
-    """multiprocess: a SIGKILLed worker is replaced within 1 s; the other keeps serving."""
+    """multiprocess: a SIGKILLed worker is replaced; the other keeps serving meanwhile."""
     server = start_server("multiprocess", args=["--workers", "2"])
     bystander, victim, spares = wires_on_two_workers(server.port)
     try:
         dead = worker_pid(victim)
         killed_at = time.monotonic()
         psutil.Process(dead).kill()
-        start_to_ready = respawn_log_seconds(server)
+        start_to_ready = respawn_log_seconds(server, RESPAWN_BOUND)
         total = time.monotonic() - killed_at
         print(
             f"SIGKILL: new worker ready {total:.3f} s after the kill (spawn to ready {start_to_ready:.3f} s)"
         )
-        assert total <= 1.0
-        assert wait_respawn(server, dead, 2, 1) is not None
+        assert total <= RESPAWN_BOUND
+        wait_until(lambda: len(workers_without(server, dead)) == 2, RESPAWN_BOUND)
         assert victim.closed_by_peer(2)
         assert bystander.request(get("/")).status == 200
         assert "killed by SIGKILL" in server.log_text()
@@ -167,8 +174,7 @@ def test_worker_failing_on_respawn_stops_supervisor(tmp_path: Path) -> None:
         marker.touch()
         workers(server)[0].kill()
         assert server.proc is not None and server.proc.wait(10) == 1
-        time.sleep(0.2)
-        assert not alive(tree), "processes left behind"
+        wait_until(lambda: not alive(tree), 5, what="no process left behind")
         log = server.log_text()
         assert "did not start" in log and log.count("RuntimeError: uvloop is broken") == 1
     finally:
@@ -176,73 +182,67 @@ def test_worker_failing_on_respawn_stops_supervisor(tmp_path: Path) -> None:
 
 
 # -- shutdown -----------------------------------------------------------------------------
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-    except OSError:
-        return True
-    return False
+#: After SIGTERM the idle keep-alive connection is closed, and new connections refused, while
+#: this request is still in flight: within 0.001 s of the signal (multiprocess 0.16 to 0.20 s;
+#: measured idle, three runs), so its wait is over 5x the slowest.
+DRAIN_REQUEST_MS = 2000
 
 
 def test_sigterm_stops_accepting_at_once_and_drains(model: str, start_server: Start) -> None:
-    """SIGTERM: new connections refused at once, idle keep-alive closed at once, the request
-    in flight answered, exit 0, no process left behind."""
+    """SIGTERM: new connections refused and idle keep-alive closed while the request in flight
+    is still being served; then it is answered, exit 0, no process left behind."""
     server = start_server(model, args=["--graceful-timeout", "5"])
     tree = server.tree()
     with Wire(server.port) as busy, Wire(server.port) as idle:
         assert idle.request(get("/")).status == 200
-        busy.send(get("/io?ms=1500"))
-        time.sleep(0.3)
+        busy.send(get(f"/io?ms={DRAIN_REQUEST_MS}"))
+        wait_until(lambda: in_flight(busy.sock), 10, what="the server reading the busy request")
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
         start = time.monotonic()
-        took, _ = wait_closed(idle.sock, 3)
-        assert took is not None and took <= 1.0, "idle keep-alive connection not closed at once"
-        while not refused(server.port):
-            assert time.monotonic() - start < 1.0, "still accepting after SIGTERM"
-            time.sleep(0.02)
+        took, _ = wait_closed(idle.sock, 10)
+        assert took is not None, "idle keep-alive connection not closed"
+        wait_until(lambda: refused(server.port), 10, what="new connections refused")
+        refused_after = time.monotonic() - start
+        print(f"{model}: idle closed {took:.3f} s, refusing {refused_after:.3f} s after SIGTERM")
+        assert not readable(busy.sock), "the drain finished before the idle close and the refusal"
         response = busy.read_response()
-        assert response.status == 200 and response.body == b"waited 1500 ms\n"
-        assert busy.closed_by_peer(2)
+        assert response.status == 200 and response.body == b"waited %d ms\n" % DRAIN_REQUEST_MS
+        assert busy.closed_by_peer(5)
     assert server.proc.wait(10) == 0
-    time.sleep(0.2)
-    assert not alive(tree), "processes left behind"
+    wait_until(lambda: not alive(tree), 5, what="no process left behind")
+
+
+#: From the signal that should end the stop to the exit: 0.03 to 0.11 s after a second SIGTERM,
+#: 1.07 to 1.28 s after the first with a 1 s grace period (measured idle). The bound is over
+#: 5x those and still well under the 10 s request that must not hold the stop up.
+STOP_BOUND = 7.0
 
 
 @pytest.mark.slow
-def test_second_signal_forces_the_stop(model: str, start_server: Start) -> None:
-    """A second SIGTERM ends the grace period at once; nothing is left behind."""
-    server = start_server(model, args=["--graceful-timeout", "30"])
+@pytest.mark.parametrize(
+    ("graceful_timeout", "signals"), [(30, 2), (1, 1)], ids=["second-signal", "grace-period"]
+)
+def test_a_long_request_does_not_hold_the_stop_up(
+    model: str, start_server: Start, graceful_timeout: int, signals: int
+) -> None:
+    """A 10 s request in flight: a second SIGTERM ends the grace period at once, and so does
+    the end of a short grace period; nothing is left behind either way."""
+    server = start_server(model, args=["--graceful-timeout", str(graceful_timeout)])
     tree = server.tree()
     with Wire(server.port) as busy:
         busy.send(get("/io?ms=10000"))
-        time.sleep(0.3)
+        wait_until(lambda: in_flight(busy.sock), 10, what="the server reading the busy request")
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        assert server.proc.poll() is None  # still draining
+        if signals == 2:
+            wait_until(lambda: refused(server.port), 10, what="the first SIGTERM handled")
+            assert server.proc.poll() is None, "did not wait for the request in flight"
+            server.proc.send_signal(signal.SIGTERM)
         start = time.monotonic()
-        server.proc.send_signal(signal.SIGTERM)
-        server.proc.wait(10)
-        assert time.monotonic() - start < 3.0
-        assert busy.closed_by_peer(2)
-    time.sleep(0.2)
-    assert not alive(tree), "processes left behind"
-
-
-@pytest.mark.slow
-def test_grace_period_ends_the_stop(model: str, start_server: Start) -> None:
-    """With --graceful-timeout 1 a 10 s request does not hold the shutdown up."""
-    server = start_server(model, args=["--graceful-timeout", "1"])
-    tree = server.tree()
-    with Wire(server.port) as busy:
-        busy.send(get("/io?ms=10000"))
-        time.sleep(0.3)
-        assert server.proc is not None
-        start = time.monotonic()
-        server.proc.send_signal(signal.SIGTERM)
-        assert server.proc.wait(10) == 0
-        assert time.monotonic() - start < 1.0 + 2.0
-        assert busy.closed_by_peer(2)
-    time.sleep(0.2)
-    assert not alive(tree), "processes left behind"
+        assert server.proc.wait(30) == 0
+        took = time.monotonic() - start
+        print(f"{model}: exit {took:.3f} s after the last SIGTERM")
+        assert took <= STOP_BOUND
+        assert busy.closed_by_peer(5)
+    wait_until(lambda: not alive(tree), 5, what="no process left behind")

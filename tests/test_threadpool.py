@@ -9,8 +9,7 @@ import socket
 import psutil
 
 from servers.launcher import ServerProcess
-from tests.helpers import wait_until
-from tests.test_robustness_util import wait_closed
+from tests.helpers import wait_closed, wait_until
 from tests.wire import Wire, get
 
 

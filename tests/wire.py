@@ -1,13 +1,16 @@
-"""A tiny blocking HTTP/1.1 client for tests: exact bytes out, parsed responses in."""
+"""A tiny HTTP/1.1 client for tests: exact bytes out, parsed responses in (blocking, or from an asyncio stream)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from dataclasses import dataclass, field
 
 
 @dataclass
 class Response:
+    """A parsed response: status, header fields (names lower-cased) and body."""
+
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
@@ -15,6 +18,22 @@ class Response:
     @property
     def closes(self) -> bool:
         return self.headers.get("connection", "").lower() == "close"
+
+    @property
+    def body_length(self) -> int:
+        """The length of the body that follows the head (none after a 100 Continue)."""
+        return 0 if self.status == 100 else int(self.headers.get("content-length", "0"))
+
+
+def parse_head(head: bytes) -> Response:
+    """The status line and header fields of a response head (without its blank line)."""
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Response(status, headers)
 
 
 class Wire:
@@ -37,18 +56,13 @@ class Wire:
             if not self._fill():
                 raise ConnectionError(f"closed before a full response head: {self.buf[:200]!r}")
         head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = 0 if head_only or status == 100 else int(headers.get("content-length", "0"))
+        response = parse_head(head)
+        length = 0 if head_only else response.body_length
         while len(self.buf) < length:
             if not self._fill():
                 raise ConnectionError("closed in the middle of a response body")
-        body, self.buf = self.buf[:length], self.buf[length:]
-        return Response(status, headers, body)
+        response.body, self.buf = self.buf[:length], self.buf[length:]
+        return response
 
     def request(self, data: bytes) -> Response:
         self.send(data)
@@ -76,5 +90,14 @@ class Wire:
         self.close()
 
 
+async def read_response(reader: asyncio.StreamReader) -> Response:
+    """One response from an asyncio stream (for tests that run in an event loop)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    response = parse_head(head[:-4])
+    response.body = await reader.readexactly(response.body_length)
+    return response
+
+
 def get(path: str, host: str = "x", extra: str = "") -> bytes:
+    """The bytes of ``GET path`` (HTTP/1.1), with ``extra`` header lines."""
     return f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n".encode()

@@ -34,13 +34,14 @@ def crawl(config: CrawlConfig) -> CrawlResult:
     started = time.perf_counter()
     interrupted = False
     try:
-        asyncio.run(_crawl(core, config))
-    except KeyboardInterrupt:  # asyncio.run cancelled _crawl, which cleaned up
+        asyncio.run(crawl_into(core, config))
+    except KeyboardInterrupt:  # asyncio.run cancelled crawl_into, which cleaned up
         interrupted = True
     return core.result(time.perf_counter() - started, own_peak_rss(), interrupted)
 
 
-async def _crawl(core: Crawl, config: CrawlConfig) -> None:
+async def crawl_into(core: Crawl, config: CrawlConfig) -> None:
+    """Crawl on the running event loop (the stdlib one or uvloop), recording into ``core``."""
     jobs: asyncio.Queue[Job] = asyncio.Queue()
     for job in core.start():
         jobs.put_nowait(job)
