@@ -131,7 +131,7 @@ def test_site_pages_and_404(server: ServerProcess) -> None:
         assert index.status == 200 and b'href="/site/1"' in index.body
         assert w.request(get("/site/49")).status == 200
         missing = w.request(get("/site/50"))
-    assert missing.status == 404 and missing.closes
+    assert missing.status == 404 and not missing.closes
 
 
 def test_stats_document(server: ServerProcess) -> None:
@@ -172,8 +172,12 @@ BAD_INPUTS = [
         + b"\r\n",
         431,
     ),
+    (b"PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+]
+#: Refusals of a well-formed request read to its end: the connection stays open.
+REFUSALS_KEPT_OPEN = [
     (b"GET /io?ms=abc HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    (b"PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405),
     (b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404),
 ]
 
@@ -192,6 +196,20 @@ def test_bad_input_answered_closed_and_others_unaffected(
             assert w.closed_by_peer()
         assert bystander.read_response().status == 200
         assert bystander.request(get("/")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    REFUSALS_KEPT_OPEN,
+    ids=[str(s) + "-" + repr(d[:24]) for d, s in REFUSALS_KEPT_OPEN],
+)
+def test_refusal_keeps_the_connection_serving(
+    server: ServerProcess, data: bytes, status: int
+) -> None:
+    with Wire(server.port) as w:
+        r = w.request(data)
+        assert r.status == status and not r.closes
+        assert w.request(get("/")).status == 200
 
 
 def test_echo_protocol_streams_a_mebibyte(echo_server: ServerProcess) -> None:
