@@ -163,7 +163,8 @@ BAD_INPUTS = [
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n\r\n", 400),
     (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
-    (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
     (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (
