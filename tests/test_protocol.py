@@ -138,7 +138,7 @@ VALID_CHUNK_LINES = [
 
 @pytest.mark.parametrize("line", VALID_CHUNK_LINES)
 def test_valid_chunk_lines_are_accepted(line: bytes) -> None:
-    [req] = both(CHUNKED_HEAD + line + b"\r\nhello\r\n0;last=\"yes\"\r\n\r\n", eof=True)[:-1]
+    [req] = both(CHUNKED_HEAD + line + b'\r\nhello\r\n0;last="yes"\r\n\r\n', eof=True)[:-1]
     assert req.body == b"hello"
 
 
@@ -181,7 +181,9 @@ VALID_HEADS = [
 ]
 
 
-@pytest.mark.parametrize(("head", "expected"), VALID_HEADS, ids=[repr(h[:30]) for h, _ in VALID_HEADS])
+@pytest.mark.parametrize(
+    ("head", "expected"), VALID_HEADS, ids=[repr(h[:30]) for h, _ in VALID_HEADS]
+)
 def test_valid_heads_are_accepted(head: bytes, expected: tuple[bytes, ...]) -> None:
     [req] = both(head)
     assert (req.method, req.path, req.query, req.version) == expected

@@ -87,19 +87,23 @@ def _h16_colon(count: str) -> bytes:
 
 
 #: IPv6address: the nine forms of RFC 3986 section 3.2.2, "::" standing for a run of zeros
-IPV6ADDRESS = rb"(?:" + rb"|".join(
-    [
-        _h16_colon("{6}") + LS32,
-        rb"::" + _h16_colon("{5}") + LS32,
-        rb"(?:" + H16 + rb")?::" + _h16_colon("{4}") + LS32,
-        rb"(?:" + _h16_colon("{0,1}") + H16 + rb")?::" + _h16_colon("{3}") + LS32,
-        rb"(?:" + _h16_colon("{0,2}") + H16 + rb")?::" + _h16_colon("{2}") + LS32,
-        rb"(?:" + _h16_colon("{0,3}") + H16 + rb")?::" + H16 + rb":" + LS32,
-        rb"(?:" + _h16_colon("{0,4}") + H16 + rb")?::" + LS32,
-        rb"(?:" + _h16_colon("{0,5}") + H16 + rb")?::" + H16,
-        rb"(?:" + _h16_colon("{0,6}") + H16 + rb")?::",
-    ]
-) + rb")"
+IPV6ADDRESS = (
+    rb"(?:"
+    + rb"|".join(
+        [
+            _h16_colon("{6}") + LS32,
+            rb"::" + _h16_colon("{5}") + LS32,
+            rb"(?:" + H16 + rb")?::" + _h16_colon("{4}") + LS32,
+            rb"(?:" + _h16_colon("{0,1}") + H16 + rb")?::" + _h16_colon("{3}") + LS32,
+            rb"(?:" + _h16_colon("{0,2}") + H16 + rb")?::" + _h16_colon("{2}") + LS32,
+            rb"(?:" + _h16_colon("{0,3}") + H16 + rb")?::" + H16 + rb":" + LS32,
+            rb"(?:" + _h16_colon("{0,4}") + H16 + rb")?::" + LS32,
+            rb"(?:" + _h16_colon("{0,5}") + H16 + rb")?::" + H16,
+            rb"(?:" + _h16_colon("{0,6}") + H16 + rb")?::",
+        ]
+    )
+    + rb")"
+)
 #: IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
 IPVFUTURE = rb"[vV]" + HEXDIG + rb"+\.[" + UNRESERVED_SET + SUB_DELIMS_SET + rb":]+"
 #: IP-literal = "[" ( IPv6address / IPvFuture ) "]"

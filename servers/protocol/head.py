@@ -14,6 +14,7 @@ Every refusal is a :class:`ProtocolError`: these answers close the connection.
 from __future__ import annotations
 
 import re
+
 from servers.protocol import abnf
 from servers.protocol.errors import ProtocolError
 
@@ -34,7 +35,9 @@ _ABSOLUTE_FORM = re.compile(
 _AUTHORITY_FORM = re.compile(abnf.AUTHORITY_FORM)
 
 #: The fields this module reads; every other field is passed through untouched.
-INTERPRETED = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"})
+INTERPRETED = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"}
+)
 #: A Content-Length of more digits (leading zeros aside) is over any body limit.
 _MAX_LENGTH_DIGITS = 15
 
@@ -125,7 +128,7 @@ def read_framing(headers: list[tuple[bytes, bytes]], http11: bool, max_body: int
 def _check_host(value: bytes) -> None:
     """400 unless ``value`` is ``uri-host [ ":" port ]`` (RFC 9112 section 3.2)."""
     if _HOST.fullmatch(value) is None:
-        raise ProtocolError(400, "invalid Host (uri-host [ \":\" port ])")
+        raise ProtocolError(400, 'invalid Host (uri-host [ ":" port ])')
     if len(_valid_hosts) >= _VALID_HOSTS_MAX:
         _valid_hosts.clear()
     _valid_hosts.add(value)

@@ -108,6 +108,7 @@ class State(enum.IntEnum):
 # several times a global lookup, and the readers change state a few times per chunk.
 _HEAD, _BODY, _CHUNK_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _ERROR = State
 
+
 class RequestParser:
     """Incremental request parser for one connection. See the module docstring."""
 

@@ -110,9 +110,7 @@ def error_response(
     """
     body = b"%d %s: %s\n" % (exc.status, REASONS[exc.status].encode(), exc.detail.encode())
     extra = exc.headers if isinstance(exc, RequestError) else b""
-    return render(
-        exc.status, body, keep_alive=keep_alive, http10=http10, head=head, extra=extra
-    )
+    return render(exc.status, body, keep_alive=keep_alive, http10=http10, head=head, extra=extra)
 
 
 def overload_response() -> bytes:
