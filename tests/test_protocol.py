@@ -511,6 +511,28 @@ def test_head_refusal_has_no_body() -> None:
 
 
 @pytest.mark.parametrize(
+    "data",
+    [
+        b"HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        b"HEAD / HTTP/1.1\r\nHost: h\r\nX: \x01\r\n\r\n",
+        b"HEAD / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\n",
+    ],
+)
+def test_a_broken_head_request_gets_no_body_either(data: bytes) -> None:
+    """A response to HEAD never carries content (RFC 9110 section 9.3.2), refusals included."""
+    conn, _ = connection()
+    response, close = conn.receive_data(data)
+    assert status_of(response) == 400 and response.endswith(b"\r\n\r\n") and close is CLOSE
+
+
+def test_a_timed_out_head_request_gets_no_body() -> None:
+    conn, _ = connection()
+    conn.receive_data(b"HEAD / HTTP/1.1\r\nHost: h\r\n")
+    [response, close] = conn.timed_out()
+    assert status_of(response) == 408 and response.endswith(b"\r\n\r\n") and close is CLOSE
+
+
+@pytest.mark.parametrize(
     "request_line",
     [b"MKCOLA / HTTP/1.1", b"CONNECT h:443 HTTP/1.1", b"PUT / HTTP/1.1", b"get / HTTP/1.1"],
 )

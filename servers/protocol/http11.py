@@ -167,6 +167,18 @@ class RequestParser:
     def broken(self) -> bool:
         return self._state == _ERROR
 
+    @property
+    def method(self) -> bytes | None:
+        """The method of the request being read once its request line is in, else None.
+
+        It outlives an error, so that the answer to a broken HEAD request carries no body.
+        """
+        if self._line is not None:
+            return self._line[0]
+        if self._pending is not None:
+            return self._pending.method
+        return None
+
     # -- events ------------------------------------------------------------------
     def next_event(self) -> Event:
         """Return the next event, or raise :class:`ProtocolError`."""
@@ -306,13 +318,13 @@ class RequestParser:
         assert self._line is not None
         method, target, path, query, version = self._line
         headers = self._headers
-        self._line = None
-        self._headers = []
         length, chunked, keep_alive, expect = read_framing(
             headers, version == b"1.1", self._limits.max_body
         )
         if path is None or method == b"CONNECT":
             path, query = split_target(method, target)
+        self._line = None
+        self._headers = []
         request = Request(method, target, path, query or b"", version, headers, b"", keep_alive)
         if chunked:
             return self._start_body(request, _CHUNK_LINE, 0, expect)
