@@ -249,6 +249,10 @@ BAD = [
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ,\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;a=b\r\n\r\n", 501),
+    # a comma inside a quoted parameter does not split the list
+    (b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip;q="a,chunked"\r\n\r\n', 400),
+    (b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: x;q="a, b", chunked\r\n\r\n', 501),
+    (b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: x;q="a\r\n\r\n', 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
     (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     # headers

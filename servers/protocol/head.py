@@ -19,6 +19,7 @@ from servers.protocol import abnf
 from servers.protocol.errors import ProtocolError
 
 _HOST = re.compile(abnf.HOST)
+_TOKEN = re.compile(abnf.TOKEN)
 _CONTENT_LENGTH = re.compile(abnf.CONTENT_LENGTH)
 _TRANSFER_CODINGS = re.compile(abnf.list_member(abnf.TRANSFER_CODING))
 _CONNECTION_OPTIONS = re.compile(abnf.list_member(abnf.CONNECTION_OPTION))
@@ -136,6 +137,8 @@ def _check_host(value: bytes) -> None:
 
 def _list(step: re.Pattern[bytes], value: bytes, field: str) -> list[bytes]:
     """The non-empty elements of a ``#list`` value, lower-cased; 400 if it is not one."""
+    if _TOKEN.fullmatch(value) is not None:  # the usual value, and an element of every list here
+        return [value.lower()]
     elements = []
     pos, end = 0, len(value)
     while pos < end:
@@ -152,10 +155,14 @@ def _list(step: re.Pattern[bytes], value: bytes, field: str) -> list[bytes]:
 def _content_length(value: bytes, max_body: int) -> int:
     if _CONTENT_LENGTH.fullmatch(value) is None:
         raise ProtocolError(400, "Content-Length must be a single unsigned integer")
-    digits = value.lstrip(b"0")
-    if len(digits) > _MAX_LENGTH_DIGITS or int(digits or b"0") > max_body:
+    if len(value) > _MAX_LENGTH_DIGITS:  # leading zeros are valid: count the others
+        value = value.lstrip(b"0") or b"0"
+        if len(value) > _MAX_LENGTH_DIGITS:
+            raise ProtocolError(413, f"request body over {max_body} bytes")
+    size = int(value)
+    if size > max_body:
         raise ProtocolError(413, f"request body over {max_body} bytes")
-    return int(digits or b"0")
+    return size
 
 
 def _check_chunked(codings: list[bytes], length: int | None, http11: bool) -> None:

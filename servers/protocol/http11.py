@@ -46,7 +46,7 @@ _TOKEN_RE = re.compile(abnf.TOKEN)
 #: The fast path: a whole head, request line then field lines, each with its CRLF.
 #: Groups 1-6 are the request line's, 7 the block of field lines.
 _WHOLE_HEAD_RE = re.compile(
-    abnf.REQUEST_LINE + abnf.CRLF + rb"((?:" + abnf.FIELD_LINE + abnf.CRLF + rb")*)"
+    abnf.REQUEST_LINE + abnf.CRLF + rb"((?:" + abnf.FIELD_LINE_PLAIN + abnf.CRLF + rb")*)"
 )
 _FIELD_LINES_RE = re.compile(abnf.FIELD_LINE + abnf.CRLF)
 #: A chunk size of more hex digits (leading zeros aside) is over any body limit.
