@@ -161,10 +161,12 @@ class RequestParser:
 
     @property
     def reading_body(self) -> bool:
+        """True from the end of a head to the end of its body."""
         return _BODY <= self._state <= _TRAILER
 
     @property
     def broken(self) -> bool:
+        """True once an error was raised: the connection must close."""
         return self._state == _ERROR
 
     @property
