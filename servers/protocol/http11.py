@@ -24,7 +24,8 @@ applied to a complete one, so the same bytes give the same events and the same
 error whether they arrive whole or one byte at a time.
 
 The parser is a small state machine (:class:`State`); ``_READERS`` maps each
-state to the method that reads it.
+state to the method that reads it. A chunk's readers hand over to the next one
+directly (line, data, CRLF), as the bytes usually arrive together.
 """
 
 from __future__ import annotations
@@ -366,7 +367,7 @@ class RequestParser:
         if not self._take():
             return NEED_DATA
         self._state = _CHUNK_END
-        return None
+        return self._read_chunk_end()  # its CRLF has usually arrived with it
 
     def _read_chunk_end(self) -> Event | None:
         buf = self._buf
@@ -400,8 +401,8 @@ class RequestParser:
         if size:
             self._remaining = size
             self._state = _CHUNK_DATA
-        else:
-            self._state = _TRAILER
+            return self._read_chunk_data()  # its data has usually arrived with it
+        self._state = _TRAILER
         return None
 
     def _read_trailer(self) -> Event | None:
