@@ -59,9 +59,8 @@ def test_core_answers_expected_status(case: Case) -> None:
     closes = b"\r\nconnection: close\r\n" in head.lower()
     assert conn.closed == closes == (not case.keep_alive)
     if case.keep_alive:
-        assert conn.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")[0].startswith(
-            b"HTTP/1.1 200 "
-        )
+        [next_response] = conn.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert isinstance(next_response, bytes) and next_response.startswith(b"HTTP/1.1 200 ")
 
 
 def replay(port: int, case: Case, timeout: float = 5.0) -> tuple[int, bytes]:
