@@ -12,7 +12,14 @@ from servers.protocol import CLOSE, CRASH, Compute, ServerConfig, Wait
 from servers.protocol.config import Limits
 from servers.protocol.connection import EchoConnection, HttpConnection, make_connection_factory
 from servers.protocol.errors import ProtocolError
-from servers.protocol.http11 import CLOSED, CONTINUE, NEED_DATA, Request, RequestParser
+from servers.protocol.http11 import (
+    CLOSED,
+    CONTINUE,
+    MAX_BLANK_LINES,
+    NEED_DATA,
+    Request,
+    RequestParser,
+)
 from servers.protocol.site import Site
 
 
@@ -119,6 +126,13 @@ def test_clean_eof_between_requests() -> None:
 def test_leading_empty_lines_tolerated() -> None:
     [req] = both(b"\r\n\r\n" + GOOD)
     assert req.path == b"/"
+    assert len(both((b"\r\n" * MAX_BLANK_LINES + GOOD) * 3)) == 3  # counted per request
+
+
+def test_endless_empty_lines_are_refused() -> None:
+    """Each empty line would restart the keep-alive clock: a client could hold the connection."""
+    assert both(b"\r\n" * (MAX_BLANK_LINES + 1) + GOOD) == [("error", 400)]
+    assert both(GOOD + b"\r\n" * 1000) == [both(GOOD)[0], ("error", 400)]
 
 
 #: Valid by RFC 9112 / RFC 9110 and so accepted: (bytes, what the single request must show).

@@ -77,6 +77,9 @@ class _Sentinel:
         return self.name
 
 
+#: Empty lines ignored before a request line (RFC 9112 section 2.2 asks for at least one).
+MAX_BLANK_LINES = 4
+
 NEED_DATA = _Sentinel("NEED_DATA")
 CONTINUE = _Sentinel("CONTINUE")
 CLOSED = _Sentinel("CLOSED")
@@ -127,6 +130,7 @@ class RequestParser:
         "_body_parts",
         "_body_size",
         "_trailers",
+        "_blank_lines",
     )
 
     def __init__(self, limits: Limits | None = None) -> None:
@@ -135,6 +139,7 @@ class RequestParser:
         self._pos = 0
         self._eof = False
         self._state = _HEAD
+        self._blank_lines = 0  # empty lines skipped before the request line in progress
         self._error: ProtocolError | None = None
         #: the request line read so far: method, target, path, query, version
         self._line: tuple[bytes, bytes, bytes | None, bytes | None, bytes] | None = None
@@ -253,9 +258,13 @@ class RequestParser:
         while True:
             pos = self._pos
             if self._line is None:
-                # a server should ignore empty lines before a request line (RFC 9112 section 2.2)
+                # a server should ignore empty lines before a request line (RFC 9112 section 2.2),
+                # a few: each would otherwise restart the keep-alive clock, for ever
                 while buf.startswith(b"\r\n", pos):
                     pos += 2
+                    self._blank_lines += 1
+                    if self._blank_lines > MAX_BLANK_LINES:
+                        raise ProtocolError(400, "too many empty lines before a request line")
                 self._pos = pos
             end = buf.find(b"\r\n", pos)
             if end < 0:
@@ -319,6 +328,7 @@ class RequestParser:
     def _end_of_head(self) -> Event | None:
         """Turn the head just read into a Request, or start reading its body."""
         assert self._line is not None
+        self._blank_lines = 0
         method, target, path, query, version = self._line
         headers = self._headers
         length, chunked, keep_alive, expect = read_framing(
