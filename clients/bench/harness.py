@@ -11,11 +11,11 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clients.bench import wrk
+from clients.bench import probes, wrk
 from clients.bench.loader import LoaderError, LoaderProcess
 from clients.bench.placement import Placement, plan
 from clients.bench.records import (
@@ -28,15 +28,33 @@ from clients.bench.records import (
     WrkFigures,
     from_dict,
 )
-from clients.bench.sampler import TreeSampler
-from clients.bench.targets import TARGETS, Target, TargetProcess
-from clients.bench.workloads import CPU_TARGET_MS, IDLE_STEPS, Workload
+from clients.bench.sampler import TreeSampler, minor_faults
+from clients.bench.targets import MODELS, TARGETS, Target, TargetProcess
+from clients.bench.workloads import (
+    BACKGROUND_CONNECTIONS,
+    CPU_TARGET_MS,
+    IDLE_STEPS,
+    LONG_CPU_FACTOR,
+    Point,
+    Workload,
+    models_for,
+    point,
+    points,
+)
 from servers.launcher import ServerStartError
+from servers.protocol.config import CPU_N_MAX
 
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 STARTUP_S = 1.2  # rough server start + stop + loader start, for the ETA
+CONNECTS_PER_S = 2000  # the loader opening its connections, for the ETA
+#: fewer connections than this say nothing of memory per connection (PSS moves by more)
+MEMORY_MIN_CONNECTIONS = 100
+#: a background load outlasts the measured window by this much
+BACKGROUND_MARGIN_S = 1.0
+#: rough seconds of each probe, (full, quick), for the ETA
+PROBE_SECONDS = {"gil_switch": {False: 8.0, True: 2.0}, "fork_cost": {False: 8.0, True: 2.0}}
 
 
 @dataclass
@@ -59,13 +77,24 @@ class Options:
 
 @dataclass(frozen=True)
 class Job:
+    """One run: a workload against a target (at one point of its curve), or a probe (no target)."""
+
     workload: Workload
-    target: Target
+    target: Target | None
     placement: Placement
+    point: Point | None = None
 
     @property
     def title(self) -> str:
-        return f"{self.workload.name} x {self.target.name}"
+        if self.target is None:
+            return f"{self.workload.name} probe"
+        at = self.point.x if self.point else None
+        return f"{self.workload.name} x {self.target.name}" + ("" if at is None else f" at {at:g}")
+
+    @property
+    def params(self) -> Point:
+        """The run's connections, path and server flags (the workload's own when not a curve)."""
+        return self.point or point(self.workload, self.target.name if self.target else "")
 
 
 def calibrate_cpu_n(target_ms: float = CPU_TARGET_MS) -> int:
@@ -86,11 +115,16 @@ def _timed(fn: Callable[[int], object], n: int) -> float:
 def build_jobs(opts: Options) -> list[Job]:
     """Every (workload, target) pair to run, models first then that workload's references."""
     jobs: list[Job] = []
+    every_model = sorted(opts.models) == sorted(MODELS)
     for workload in opts.workloads:
         placement = plan(
             opts.server_cpus or None, opts.loader_cpus or None, workload.server_all_cpus
         )
-        names = list(opts.models)
+        if workload.probe:
+            jobs.append(Job(workload, None, placement))
+        if workload.mode == "probe":
+            continue
+        names = models_for(workload, list(opts.models), every_model, opts.quick)
         if opts.references:
             names += [r for r in workload.references if r not in names]
         for name in names:
@@ -102,15 +136,19 @@ def build_jobs(opts: Options) -> list[Job]:
                 if note not in opts.notes:
                     opts.notes.append(note)
                 continue
-            jobs.append(Job(workload, target, placement))
+            for x in points(workload, opts.quick):
+                jobs.append(Job(workload, target, placement, point(workload, name, x)))
     return jobs
 
 
 def estimate(job: Job, opts: Options) -> float:
     """Seconds a job should take (for the ETA)."""
+    if job.target is None:
+        return PROBE_SECONDS[job.workload.probe][opts.quick]
     if job.workload.mode == "idle":
         return len(opts.idle_steps) * (min(opts.duration, 2.0) + 1.5) + STARTUP_S
     extra = opts.duration + 0.5 if _wants_wrk(job, opts) else 0.0
+    extra += job.params.connections / CONNECTS_PER_S
     return opts.warmup + opts.duration + STARTUP_S + extra
 
 
@@ -119,29 +157,39 @@ def _wants_wrk(job: Job, opts: Options) -> bool:
 
 
 def server_args(job: Job) -> list[str]:
+    assert job.target is not None
     if job.target.reference:
         return []
-    args: list[str] = []
-    if job.target.name == "multiprocess":
+    args = list(job.params.server_args)
+    if job.target.name == "multiprocess" and "--workers" not in args:
         args += ["--workers", str(len(job.placement.server_cpus))]
     if job.workload.mode == "idle":
         args += ["--keepalive-timeout", "3600"]
     return args
 
 
-def url(job: Job, server: TargetProcess, opts: Options) -> str:
+def url(job: Job, server: TargetProcess, opts: Options, path: str | None = None) -> str:
+    """The loader's URL (``path`` instead of the run's own, for a background load)."""
     if job.workload.protocol == "echo":
         return f"echo://{server.host}:{server.port}"
-    return f"http://{server.host}:{server.port}{job.workload.path.format(cpu_n=opts.cpu_n)}"
+    path = job.params.path if path is None else path
+    long_n = min(opts.cpu_n * LONG_CPU_FACTOR, CPU_N_MAX)
+    return f"http://{server.host}:{server.port}{path.format(cpu_n=opts.cpu_n, long_cpu_n=long_n)}"
 
 
 def run_job(job: Job, opts: Options) -> Run:
-    """One workload against one fresh server; returns its run."""
+    """One workload against one fresh server (or one probe); returns its run."""
+    if job.target is None:
+        return probes.run(
+            job.workload.probe, job.workload.name, opts.quick, job.placement.server_cpus
+        )
+    params = job.params
     run = Run(
         model=job.target.name,
         workload=job.workload.name,
         reference=job.target.reference,
-        connections=job.workload.connections,
+        point=params.x,
+        connections=params.connections,
         placement=job.placement,
     )
     server = TargetProcess(
@@ -168,9 +216,10 @@ def run_job(job: Job, opts: Options) -> Run:
         run.failed, run.errors = str(exc)[:500], 1
     finally:
         server.stop(timeout=10)
-    if job.workload.ideal_rps and run.rps is not None:
-        run.ideal_rps = job.workload.ideal_rps
-        run.efficiency = run.rps / job.workload.ideal_rps
+    served = run.served_rps()
+    if params.ideal_rps and served is not None:
+        run.ideal_rps = params.ideal_rps
+        run.efficiency = served / params.ideal_rps
     run.flagged = bool(run.errors) or run.failed is not None
     return run
 
@@ -179,7 +228,8 @@ def _loader_args(
     job: Job, target_url: str, opts: Options, duration: float, warmup: float
 ) -> list[str]:
     w = job.workload
-    args = [target_url, "-c", str(w.connections), "-d", str(duration), "-w", str(warmup)]
+    connections = job.params.connections
+    args = [target_url, "-c", str(connections), "-d", str(duration), "-w", str(warmup)]
     if w.mode == "echo":
         args += ["--size", str(w.size)]
     if w.mode == "churn":
@@ -190,12 +240,17 @@ def _loader_args(
 def _run_load(
     run: Run, job: Job, server: TargetProcess, sampler: TreeSampler, opts: Options
 ) -> None:
+    params = job.params
+    base_pss = _pss_mb(sampler) if job.workload.conn_memory else None
+    background = _start_background(job, server, opts) if params.background else None
     loader = LoaderProcess(
         _loader_args(job, url(job, server, opts), opts, opts.duration, opts.warmup),
         job.placement.loader_cpus,
         timeout=opts.warmup + opts.duration + 60,
     )
     cpu0 = cpu1 = t0 = t1 = 0.0
+    faults0 = faults1 = 0
+    open_pss = None
     peaks = None
     result: dict[str, Any] = {}
     try:
@@ -203,14 +258,20 @@ def _run_load(
             kind = event["event"]
             if kind == "measure":
                 cpu0, t0 = sampler.tree.cpu_seconds() or 0.0, time.perf_counter()
+                faults0 = minor_faults(sampler.tree)
                 sampler.start()
+                if base_pss is not None:
+                    open_pss = _pss_mb(sampler)  # every connection is open by now
             elif kind == "done":
                 cpu1, t1 = sampler.tree.cpu_seconds() or 0.0, time.perf_counter()
+                faults1 = minor_faults(sampler.tree)
                 peaks = sampler.stop()
             elif kind == "result":
                 result = event
     finally:
         loader.close()
+        if background is not None:
+            run.background_rps = _finish_background(background)
     cpu_s = cpu1 - cpu0
     requests = result["requests"]
     run.rps = result["rps"]
@@ -220,19 +281,71 @@ def _run_load(
     run.latency_ms = from_dict(Latency, result["latency_ms"])
     run.errors = result["errors"]
     run.error_kinds = result["error_kinds"]
+    run.refused = result["error_kinds"].get("status", 0)
     run.server_cpu_us_per_req = cpu_s * 1e6 / requests if requests else None
     run.server_cpu_pct = 100 * cpu_s / (t1 - t0) if t1 > t0 else None
+    run.server_minflt_per_req = (faults1 - faults0) / requests if requests else None
     if peaks is not None:
         run.server_rss_mb = peaks.rss_bytes / MIB
         run.server_tasks = Tasks(peaks.processes, peaks.threads)
+    if (
+        base_pss is not None
+        and open_pss is not None
+        and params.connections >= MEMORY_MIN_CONNECTIONS
+    ):
+        run.server_pss_mb = open_pss
+        run.conn_kib = (open_pss - base_pss) * 1024 / params.connections
     run.loader_cpu_pct = result["loader_cpu_pct"]
     run.loader_bound = result["loader_bound"]
     run.connected = result["connected"]
 
 
+def _pss_mb(sampler: TreeSampler) -> float | None:
+    pss = sampler.tree.usage(pss=True).pss_bytes
+    return None if pss is None else pss / MIB
+
+
+@dataclass
+class Background:
+    """A second load on the same server during a run, and the events still to read from it."""
+
+    loader: LoaderProcess
+    events: Iterator[dict[str, Any]]
+
+
+def _start_background(job: Job, server: TargetProcess, opts: Options) -> Background:
+    """Other clients keeping ``params.background`` busy from before the warm-up to after the end."""
+    seconds = opts.warmup + opts.duration + BACKGROUND_MARGIN_S
+    args = [url(job, server, opts, job.params.background), "-c", str(BACKGROUND_CONNECTIONS)]
+    args += ["-d", str(seconds), "-w", "0"]
+    loader = LoaderProcess(args, job.placement.loader_cpus, timeout=seconds + 60)
+    events = loader.events()
+    try:
+        for event in events:  # its connections are open once it measures
+            if event["event"] == "measure":
+                break
+    except LoaderError:
+        loader.close()
+        raise
+    return Background(loader, events)
+
+
+def _finish_background(background: Background) -> float | None:
+    """The background load's req/s (None if it failed)."""
+    try:
+        for event in background.events:
+            if event["event"] == "result":
+                return float(event["rps"])
+    except LoaderError as exc:
+        log.warning("background load: %s", exc)
+    finally:
+        background.loader.close()
+    return None
+
+
 def _run_wrk(job: Job, server: TargetProcess, opts: Options) -> WrkFigures:
-    sampler = TreeSampler(server.pid, wrapper=job.target.wrapper)
-    cmd = wrk.command(url(job, server, opts), job.workload.connections, opts.duration)
+    sampler = TreeSampler(server.pid, wrapper=server.target.wrapper)
+    cmd = wrk.command(url(job, server, opts), job.params.connections, opts.duration)
     cpu0 = sampler.tree.cpu_seconds() or 0.0
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     os.sched_setaffinity(proc.pid, job.placement.loader_cpus)
