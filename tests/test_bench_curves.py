@@ -95,6 +95,7 @@ def point(model: str, workload: str, x: float, cpu: float, rps: float = 1000.0, 
         model=model,
         workload=workload,
         point=x,
+        connections=int(x) if workload == "conn-sweep" else 4,
         rps=rps,
         requests=int(rps * 10),
         server_cpu_us_per_req=cpu,
@@ -228,7 +229,7 @@ def test_probe_and_curve_records_survive_json() -> None:
 def test_report_has_curve_tables_charts_and_verdicts(tmp_path: Path) -> None:
     runs = [
         point("uvloop", "conn-sweep", 10, 20.0, conn_kib=None),
-        point("uvloop", "conn-sweep", 1000, 18.0, conn_kib=3.1, ideal_rps=10_000.0,
+        point("uvloop", "conn-sweep", 1000, 18.0, conn_kib=0.5, ideal_rps=10_000.0,
               efficiency=0.95),
         point("thread", "conn-sweep", 10, 40.0),
         point("thread", "conn-sweep", 1000, 90.0, conn_kib=60.0),
@@ -244,6 +245,8 @@ def test_report_has_curve_tables_charts_and_verdicts(tmp_path: Path) -> None:
     for section in ("## conn-sweep", "## gil-switch", "## fork-cost"):
         assert section in text
     assert "| thread | 1,000 | 1,000 |" in text  # model, point, req/s of 2xx answers
+    assert "| 60.0 |" in text  # thread's KiB per connection
+    assert "| < 1.0 |" in text  # uvloop's 500 KiB for 1,000 connections: within PSS's own moves
     assert "| fork | 1,000 |" in text and "refuses" in text
     assert "| 5 | 200 | 5.00 | 5.40 | 2,000,000 |" in text  # the hand-over table
     assert "| bare | 12.0 | 50 | 300 | 100 | 60 |" in text  # the fork-cost table

@@ -156,7 +156,7 @@ def curve_charts(workload: str, runs: Sequence[Run], out_dir: Path) -> list[Path
             ("conn-sweep-p99.png", "p99 latency above the wait (connections/10 ms)", above_wait,
              "p99 - wait, ms (log)", True),
             ("conn-sweep-memory.png", "server memory per connection (PSS growth / connections)",
-             lambda r: r.conn_kib, "KiB / connection", False),
+             Run.memory_per_connection, "KiB / connection", False),
         )  # fmt: skip
         return [
             line_chart(

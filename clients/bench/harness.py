@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 STARTUP_S = 1.2  # rough server start + stop + loader start, for the ETA
 CONNECTS_PER_S = 2000  # the loader opening its connections, for the ETA
-#: fewer connections than this say nothing of memory per connection (PSS moves by more)
-MEMORY_MIN_CONNECTIONS = 100
 #: a background load outlasts the measured window by this much
 BACKGROUND_MARGIN_S = 1.0
 #: rough seconds of each probe, (full, quick), for the ETA
@@ -288,11 +286,7 @@ def _run_load(
     if peaks is not None:
         run.server_rss_mb = peaks.rss_bytes / MIB
         run.server_tasks = Tasks(peaks.processes, peaks.threads)
-    if (
-        base_pss is not None
-        and open_pss is not None
-        and params.connections >= MEMORY_MIN_CONNECTIONS
-    ):
+    if base_pss is not None and open_pss is not None:
         run.server_pss_mb = open_pss
         run.conn_kib = (open_pss - base_pss) * 1024 / params.connections
     run.loader_cpu_pct = result["loader_cpu_pct"]

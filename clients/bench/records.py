@@ -17,6 +17,9 @@ from clients.bench.placement import Placement
 
 T = TypeVar("T")
 
+#: a tree's PSS moves by about this much (KiB) with no connection at all: smaller growth says nothing
+PSS_NOISE_KIB = 1024
+
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build dataclass ``cls`` from ``data``, nested records included; unknown keys are ignored."""
@@ -264,6 +267,12 @@ class Run:
     def cpu_us(self) -> float | None:
         """Server CPU microseconds per request (per message, per connection for churn)."""
         return self.server_cpu_us_per_req if self.ok else None
+
+    def memory_per_connection(self) -> float | None:
+        """``conn_kib``, when the growth it comes from is larger than PSS moves by itself."""
+        if self.conn_kib is None or self.conn_kib * self.connections < PSS_NOISE_KIB:
+            return None
+        return self.conn_kib
 
     def served_rps(self) -> float | None:
         """Our client's req/s of 2xx answers only (a refusal at a cap is no service); None if failed."""

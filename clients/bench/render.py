@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clients.bench.analysis import Verdict
-from clients.bench.records import Run
+from clients.bench.records import PSS_NOISE_KIB, Run
 from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.formats import PERCENTILES, fmt_floor, fmt_ms, fmt_num, fmt_pct, fmt_ratio
 from reporting.provenance import Provenance, markdown_lines
@@ -225,7 +225,7 @@ def curve_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[lis
             if memory:
                 above = None if p99 is None else p99 - conn_sweep_wait_ms(r.point or 0)
                 refusing = r.refused > 0
-                row += [fmt_ms(above), "refuses" if refusing else fmt_num(r.conn_kib, 1)]
+                row += [fmt_ms(above), "refuses" if refusing else _per_connection(r)]
             row += [fmt_num(r.background_rps)] if background else []
             row += [
                 fmt_num(r.refused),
@@ -235,6 +235,14 @@ def curve_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[lis
             ]
             rows.append(row)
     return headers, rows
+
+
+def _per_connection(run: Run) -> str:
+    """KiB per connection, or a bound when the growth is within what PSS moves by itself."""
+    if run.conn_kib is None or not run.connections:
+        return "-"
+    kib = run.memory_per_connection()
+    return fmt_num(kib, 1) if kib is not None else f"< {PSS_NOISE_KIB / run.connections:,.1f}"
 
 
 def handover_table(runs: Sequence[Run]) -> str:
