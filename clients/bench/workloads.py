@@ -170,7 +170,7 @@ WORKLOADS: dict[str, Workload] = {
         Workload("conn-sweep", "http", "GET /io at 10 to 5,000 connections, each waiting connections/10 ms "
                  f"(ideal {CONN_SWEEP_RPS:,} req/s at every point)", axis="connections",
                  points=(10, 100, 1000, 5000), quick_points=(10, 1000),
-                 quick_models=("uvloop", "thread", "fork"), conn_memory=True),
+                 quick_models=("uvloop", "thread"), conn_memory=True),
         Workload("cpu-sweep", "http", "GET /cpu with 1 to 8 requests in flight, served by as many processes "
                  "(--workers) or threads, all CPUs", path="/cpu?n={cpu_n}", axis="workers",
                  points=(1, 2, 4, 8), quick_points=(1, 2, 4), server_all_cpus=True,
