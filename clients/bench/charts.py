@@ -234,5 +234,5 @@ def _fork_chart(runs: Sequence[Run], out_dir: Path) -> Path:
         "CPU ms per fork (log)",
         logx=True,
         logy=True,
-        xticks=[round(x) for x in rss],
+        xticks=sorted({round(x) for x in rss}),
     )

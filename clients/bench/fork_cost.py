@@ -13,6 +13,8 @@ Each size runs in a fresh process (``python -m clients.bench.fork_cost``, JSON
 on stdout), so that nothing from the bench inflates the parent:
 
 * ``bare``: this module's few imports on top of the interpreter;
+* ``logging``: bare plus :mod:`logging` (and :mod:`threading`, which it imports): barely
+  larger, but both register handlers that every child runs right after ``fork()``;
 * ``server``: the modules ``iomodels serve --model fork`` loads;
 * ``server`` plus ``--heap-mib N`` MiB of small Python objects (lists).
 """
@@ -31,6 +33,8 @@ from typing import Any
 
 #: what the fork server's parent imports (its CLI, the listener and the driver)
 SERVER_MODULES = ("iomodels.cli", "servers.cli", "servers.listener", "servers.models.forking")
+#: the modules of each ``--imports`` choice
+IMPORTS = {"bare": (), "logging": ("logging",), "server": SERVER_MODULES}
 FORKS = 200
 TOUCH_FORKS = 10
 #: bytes per object of the heap (a list of 8 ints, its header and the allocator's share)
@@ -78,9 +82,8 @@ def measure(
     label: str, imports: str, heap_mib: int, forks: int, touch_forks: int
 ) -> dict[str, Any]:
     """One parent size: build it, then fork (the ``ForkSize`` record as a dict)."""
-    if imports == "server":
-        for module in SERVER_MODULES:
-            importlib.import_module(module)
+    for module in IMPORTS[imports]:
+        importlib.import_module(module)
     heap = [[i] * 8 for i in range(heap_mib * 1024 * 1024 // OBJECT_BYTES)]
     gc.collect()
     time.sleep(0.05)  # let the allocator settle before the size is read
@@ -103,7 +106,7 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clients.bench.fork_cost", description=__doc__)
     parser.add_argument("--label", default="", help="the size's name in the report")
-    parser.add_argument("--imports", choices=["bare", "server"], default="bare")
+    parser.add_argument("--imports", choices=list(IMPORTS), default="bare")
     parser.add_argument("--heap-mib", type=int, default=0, help="MiB of small objects to add")
     parser.add_argument("--forks", type=int, default=FORKS, help="children that exit at once")
     parser.add_argument(

@@ -22,6 +22,7 @@ from clients.bench.records import ForkCost, ForkSize, HandOvers, Run, from_dict
 #: (label, imports, extra MiB of objects) of each parent size; quick runs the first three
 FORK_SIZES = (
     ("bare interpreter", "bare", 0),
+    ("+ logging (its at-fork handlers)", "logging", 0),
     ("fork server's imports", "server", 0),
     ("+ 32 MiB of objects", "server", 32),
     ("+ 128 MiB of objects", "server", 128),
