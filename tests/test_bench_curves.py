@@ -265,6 +265,19 @@ def test_report_has_curve_tables_charts_and_verdicts(tmp_path: Path) -> None:
     assert "point" in csv_head and "refused" in csv_head and "server_minflt_per_req" in csv_head
 
 
+def test_failed_probe_and_failed_point_are_shown(tmp_path: Path) -> None:
+    runs = [
+        Run("fork", "fork-cost", failed="clients.bench.fork_cost exited 1: boom", flagged=True),
+        point("thread", "cpu-c", 1, 2500.0),
+        Run("thread", "cpu-c", point=4, failed="server did not start", flagged=True),
+    ]
+    report, _ = write_all(tmp_path, {"cpu_ms": 5.0}, runs, [], charts=False)
+    text = report.read_text()
+    assert "> fork probe failed: clients.bench.fork_cost exited 1: boom" in text
+    assert "| thread ⚠ | failed: server did not start |" in text
+    assert "probe failed: server did not start" not in text
+
+
 def test_every_claimed_workload_exists() -> None:
     from clients.bench.claims import CLAIMS, CURVE_CLAIMS
 

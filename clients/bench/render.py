@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clients.bench.analysis import Verdict
+from clients.bench.probes import PROBE_MODEL
 from clients.bench.records import PSS_NOISE_KIB, Run
 from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.formats import PERCENTILES, fmt_floor, fmt_ms, fmt_num, fmt_pct, fmt_ratio
@@ -306,7 +307,12 @@ def fork_cost_table(runs: Sequence[Run]) -> str:
 
 
 def _probe_failures(workload: str, runs: Sequence[Run]) -> str:
-    failed = [r for r in runs if r.workload == workload and r.point is None and not r.ok]
+    """A line for the workload's probe if it failed (a curve's own failures are in its table)."""
+    probe = WORKLOADS[workload].probe
+    if not probe:
+        return ""
+    model = PROBE_MODEL[probe]
+    failed = [r for r in runs if r.workload == workload and r.model == model and not r.ok]
     return "".join(
         f"\n> {r.model} probe failed: {str(r.failed).splitlines()[0][:200]}\n" for r in failed
     )
