@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -179,7 +180,10 @@ def gil_probe(median_ms: float, bytecodes: float) -> Run:
         HandOver(5.0, 200, median_ms, 5.4, bytecodes),
         HandOver(50.0, 100, 50.2, 51.0, bytecodes * 10),
     ]
-    return Run("cpython", "gil-switch", handovers=HandOvers(5.0, 11.0, steps))
+    probe = HandOvers(
+        default_interval_ms=5.0, bytecodes_per_iteration=11.0, steps=steps, own_cpus=True
+    )
+    return Run("cpython", "gil-switch", handovers=probe)
 
 
 def test_the_hundred_bytecodes_claim_is_outdated_with_the_figures() -> None:
@@ -249,6 +253,7 @@ def test_report_has_curve_tables_charts_and_verdicts(tmp_path: Path) -> None:
     assert "| < 1.0 |" in text  # uvloop's 500 KiB for 1,000 connections: within PSS's own moves
     assert "| fork | 1,000 |" in text and "refuses" in text
     assert "| 5 | 200 | 5.00 | 5.40 | 2,000,000 |" in text  # the hand-over table
+    assert "Two CPU-bound threads, each on a CPU of its own" in text
     assert "| bare | 12.0 | 50 | 300 | 100 | 60 |" in text  # the fork-cost table
     assert "**outdated**" in text
     for chart in (
@@ -302,6 +307,7 @@ def test_gil_switch_probe_sees_hand_overs_between_two_threads() -> None:
     doc = probe("clients.bench.gil_switch", "--quick")
     assert 3 < doc["bytecodes_per_iteration"] < 100
     assert [s["interval_ms"] for s in doc["steps"]] == [0.5, 5.0, 50.0]
+    assert doc["own_cpus"] == (len(os.sched_getaffinity(0)) >= 2)
     for step in doc["steps"]:
         assert step["handovers"] >= 3 and step["median_ms"] > 0 and step["bytecodes"] > 0
 
@@ -314,8 +320,6 @@ def test_fork_cost_probe_counts_cpu_and_faults_per_fork() -> None:
 
 
 def test_minor_faults_of_a_tree() -> None:
-    import os
-
     assert minor_faults(ProcessTree(os.getpid())) > 0
 
 

@@ -8,14 +8,18 @@ that the other held the GIL last; the gaps between those moments are how long
 each held it, and the spins between them, times the bytecodes of one spin
 (counted by tracing opcodes), how many bytecodes that was.
 
-Run by the bench in a process of its own (``python -m clients.bench.gil_switch``,
-JSON on stdout): the bench's own threads must not take turns with the spinners.
+Each spinner has a CPU of its own when there are two: otherwise the scheduler
+puts both on one CPU, and a hand-over waits for it to preempt the holder (a
+tick, 4 ms here) rather than for the interpreter to ask. Run by the bench in a
+process of its own (``python -m clients.bench.gil_switch``, JSON on stdout):
+the bench's own threads must not take turns with the spinners.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -86,15 +90,19 @@ def hand_overs(interval_ms: float, seconds: float) -> list[tuple[int, object, in
     holder: list[Any] = [None]
     marks: list[tuple[int, object, int]] = []
     start = threading.Barrier(2)
+    cpus = sorted(os.sched_getaffinity(0))
     deadline = 0
 
-    def run(me: object) -> None:
+    def run(me: object, cpu: int | None) -> None:
+        if cpu is not None:
+            os.sched_setaffinity(threading.get_native_id(), {cpu})
         start.wait()
         spin(me, holder, marks, deadline)
 
     try:
         deadline = time.perf_counter_ns() + int(seconds * 1e9)
-        threads = [threading.Thread(target=run, args=(object(),)) for _ in range(2)]
+        own = cpus[:2] if len(cpus) >= 2 else [None, None]
+        threads = [threading.Thread(target=run, args=(object(), cpu)) for cpu in own]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -143,6 +151,7 @@ def measure(intervals_ms: Sequence[float] = INTERVALS_MS, quick: bool = False) -
         steps.append(summarize(interval, hand_overs(interval, seconds), per_spin))
     return {
         "default_interval_ms": sys.getswitchinterval() * 1000,
+        "own_cpus": len(os.sched_getaffinity(0)) >= 2,
         "bytecodes_per_iteration": per_spin,
         "steps": steps,
     }

@@ -166,6 +166,8 @@ class HandOvers:
     default_interval_ms: float = 0.0
     bytecodes_per_iteration: float | None = None
     steps: list[HandOver] = field(default_factory=list)
+    #: each spinner had a CPU of its own (so the scheduler did not time the hand-overs)
+    own_cpus: bool = False
 
 
 @dataclass

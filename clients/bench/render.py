@@ -261,8 +261,9 @@ def handover_table(runs: Sequence[Run]) -> str:
         ]
         for s in probe.handovers.steps
     ]
+    where = "each on a CPU of its own" if probe.handovers.own_cpus else "sharing one CPU"
     head = (
-        f"Two CPU-bound threads (default switch interval "
+        f"Two CPU-bound threads, {where} (default switch interval "
         f"{probe.handovers.default_interval_ms:g} ms; one spin of their loop is "
         f"{fmt_num(probe.handovers.bytecodes_per_iteration, 1)} bytecodes):\n\n"
     )
