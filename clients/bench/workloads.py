@@ -180,9 +180,9 @@ WORKLOADS: dict[str, Workload] = {
                  server_all_cpus=True, quick_models=("thread",)),
         Workload("gil-switch", "http", "two threads handing the GIL over; then GET / from "
                  f"{GIL_PROBE_CONNECTIONS} clients while {BACKGROUND_CONNECTIONS} keep /cpu busy, at GIL "
-                 "switch intervals of 0.5, 5 and 50 ms", connections=GIL_PROBE_CONNECTIONS,
-                 axis="switch interval ms", points=(0.5, 5, 50), models=THREAD_MODELS,
-                 quick_models=("thread",), probe="gil_switch"),
+                 "switch intervals of 0.5, 5 and 50 ms, all CPUs", connections=GIL_PROBE_CONNECTIONS,
+                 axis="switch interval ms", points=(0.5, 5, 50), server_all_cpus=True,
+                 models=THREAD_MODELS, quick_models=("thread",), probe="gil_switch"),
         Workload("fork-cost", "probe", "CPU per fork against the parent's size: a child that exits at "
                  "once, and one that reads every object", probe="fork_cost"),
     )
