@@ -1,10 +1,12 @@
 """The bench's own measurements, with no server: each runs in a fresh process and becomes a run.
 
 * ``gil_switch`` (:mod:`clients.bench.gil_switch`): how long a CPU-bound thread
-  holds the GIL before handing it over, at several switch intervals; on every
-  CPU, so that the waiting thread is never kept waiting by the scheduler.
+  holds the GIL before handing it over, at several switch intervals (the
+  workload gives it every CPU: each spinner gets one of its own);
 * ``fork_cost`` (:mod:`clients.bench.fork_cost`): CPU and page faults per fork,
-  one fresh parent per size, on the server CPUs (where the fork server runs).
+  one fresh parent per size, on the server CPU (where the fork server runs).
+
+Each runs on the workload's server CPUs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from clients.bench.placement import available_cpus
 from clients.bench.records import ForkCost, ForkSize, HandOvers, Run, from_dict
 
 #: (label, imports, extra MiB of objects) of each parent size; quick runs the first three
@@ -60,9 +61,9 @@ def _run_module(module: str, args: Sequence[str], cpus: Sequence[int]) -> dict[s
     return doc
 
 
-def gil_switch(quick: bool) -> HandOvers:
+def gil_switch(quick: bool, cpus: Sequence[int]) -> HandOvers:
     """Hand-overs between two CPU-bound threads at each switch interval."""
-    doc = _run_module("clients.bench.gil_switch", ["--quick"] if quick else [], available_cpus())
+    doc = _run_module("clients.bench.gil_switch", ["--quick"] if quick else [], cpus)
     return from_dict(HandOvers, doc)
 
 
@@ -87,7 +88,7 @@ def run(probe: str, workload: str, quick: bool, cpus: Sequence[int]) -> Run:
     row = Run(model=PROBE_MODEL[probe], workload=workload)
     try:
         if probe == "gil_switch":
-            row.handovers = gil_switch(quick)
+            row.handovers = gil_switch(quick, cpus)
         elif probe == "fork_cost":
             row.fork_cost = fork_cost(quick, cpus)
         else:
