@@ -27,6 +27,7 @@ CRASH_KILLS = {
     "asyncio": "process",
     "uvloop": "process",
     "multiprocess": "worker",
+    "iouring": "process",
 }
 
 
