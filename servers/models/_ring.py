@@ -215,7 +215,7 @@ class Ring:
             try:
                 result = entry.res
             except OSError as exc:  # the binding raises for a negative result
-                result = -exc.errno
+                result = -(exc.errno or errno.EIO)
             done.append((entry.user_data, result, entry.flags))
         if done:
             lib.io_uring_cq_advance(ring, len(done))

@@ -320,7 +320,9 @@ class RingServer(PumpSet):
         self.ring = Ring(RING_ENTRIES)
         self.buffers = self._provided_buffers()
         self.listener = listener
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # accepted sockets inherit it
+        listener.setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
+        )  # accepted sockets inherit it
         self.accepting = True
         self.backoff = Backoff()
         self.pumps: set[RingPump] = set()  # the served connections (not the refused ones)
