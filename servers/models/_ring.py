@@ -26,6 +26,7 @@ import mmap
 import os
 import struct
 import sys
+from collections.abc import Callable
 from typing import Any
 
 #: The multishot request that produced this completion is still armed.
@@ -100,7 +101,12 @@ class Ring:
         lib.io_uring_queue_init(entries, self._ring, _setup_flags(lib))
         self._cqe = lib.Cqe()
         self._keep: list[Any] = []
+        self._before_submit: list[Callable[[], None]] = []
         self.fd = self._ring.ring_fd
+        try:  # io_uring_enter then names the ring by its registered index: no descriptor lookup
+            lib.io_uring_register_ring_fd(self._ring)
+        except OSError:
+            pass
         # Bound once: these run once per request on the hot path.
         self._get_sqe = lib.io_uring_get_sqe
         self._set_tag = lib.io_uring_sqe_set_data64
@@ -110,10 +116,16 @@ class Ring:
         """A free submission entry; when the queue is full, what is queued goes to the kernel first."""
         sqe = self._get_sqe(self._ring)
         if sqe is None:
+            for prepare in self._before_submit:
+                prepare()
             self._lib.io_uring_submit(self._ring)
             self._keep.clear()
             sqe = self._get_sqe(self._ring)
         return sqe
+
+    def before_submit(self, prepare: Callable[[], None]) -> None:
+        """Call ``prepare()`` before every submission (a buffer ring publishes its returned buffers)."""
+        self._before_submit.append(prepare)
 
     # -- requests ------------------------------------------------------------------
     def accept_multishot(self, fd: int, tag: int) -> None:
@@ -204,19 +216,22 @@ class Ring:
         signal ends the wait early (the list may then be empty).
         """
         lib, ring, cqe = self._lib, self._ring, self._cqe
+        for prepare in self._before_submit:
+            prepare()
         try:
             lib.io_uring_submit_and_wait(ring, 1)
         except InterruptedError:
             pass
         self._keep.clear()
-        done = []
+        done: list[tuple[int, int, int]] = []
+        append = done.append
         for _ in lib.CqeIter(ring, cqe):
             entry = cqe[0]
             try:
                 result = entry.res
             except OSError as exc:  # the binding raises for a negative result
                 result = -(exc.errno or errno.EIO)
-            done.append((entry.user_data, result, entry.flags))
+            append((entry.user_data, result, entry.flags))
         if done:
             lib.io_uring_cq_advance(ring, len(done))
         return done
@@ -232,8 +247,9 @@ class BufferRing:
     A receive prepared with the ring's group takes a buffer only when data
     arrives, so an idle connection holds none. The ring itself is an array of
     ``(address, length, buffer id)`` entries in memory shared with the kernel:
-    the kernel consumes from its head, and :meth:`take` copies a buffer's bytes
-    out and puts the buffer back at the tail at once.
+    the kernel consumes from its head; :meth:`take` copies a buffer's bytes out
+    and puts the buffer back behind the tail, and the tail moves forward (the
+    kernel sees the buffers again) just before the next submission.
 
     Raises:
         OSError: the kernel refused the registration (older than 5.19, or
@@ -260,8 +276,9 @@ class BufferRing:
             raise OSError(code, f"cannot register a provided-buffer ring: {os.strerror(code)}")
         for bid in range(count):
             _BUF_ENTRY.pack_into(self._entries, bid * 16, self._base + bid * size, size, bid)
-        self._tail = count
+        self._tail = self._published = count
         _TAIL.pack_into(self._entries, _TAIL_OFFSET, count)
+        ring.before_submit(self.publish)
 
     def take(self, bid: int, length: int) -> bytes:
         """The ``length`` bytes the kernel received into buffer ``bid``; the buffer goes back to the ring."""
@@ -271,9 +288,14 @@ class BufferRing:
         _BUF_ENTRY.pack_into(
             self._entries, (tail & self._mask) * 16, self._base + start, self.size, bid
         )
-        self._tail = tail = (tail + 1) & 0xFFFF
-        _TAIL.pack_into(self._entries, _TAIL_OFFSET, tail)
+        self._tail = (tail + 1) & 0xFFFF
         return data
+
+    def publish(self) -> None:
+        """Move the tail past the buffers given back since the last time: the kernel may use them."""
+        if self._tail != self._published:
+            self._published = self._tail
+            _TAIL.pack_into(self._entries, _TAIL_OFFSET, self._tail)
 
 
 class _BufferRegistration(ctypes.Structure):

@@ -81,6 +81,7 @@ class RingPump:
 
     __slots__ = (
         "server",
+        "ring",
         "fd",
         "tag",
         "conn",
@@ -98,6 +99,7 @@ class RingPump:
 
     def __init__(self, server: RingServer, fd: int, ident: int) -> None:
         self.server = server
+        self.ring = server.ring
         self.fd = fd
         self.tag = ident << 4
         self.conn: Connection | None = None  # None: refused at the cap
@@ -117,7 +119,7 @@ class RingPump:
         if self.reading:
             return
         self.reading = True
-        ring = self.server.ring
+        ring = self.ring
         if self.buffer is None:
             ring.recv_multishot(self.fd, self.server.buffers.group, self.tag | RECV)  # type: ignore[union-attr]
         else:
@@ -128,10 +130,18 @@ class RingPump:
             self.reading = False
         if result > 0:
             if self.buffer is None:
-                data = self.server.buffers.take(flags >> BUFFER_SHIFT, result)  # type: ignore[union-attr]
+                data = self.server.take(flags >> BUFFER_SHIFT, result)
             else:
                 data = bytes(memoryview(self.buffer)[:result])
-            self.data_received(data)
+            conn = self.conn
+            if self.pending is None and self.state == _OPEN and conn is not None:
+                actions = conn.receive_data(data)  # the common case, in short:
+                if len(actions) == 1 and type(actions[0]) is bytes and not conn.draining:
+                    self.write(actions[0])  # one response
+                else:
+                    self.perform(actions)
+            else:
+                self.data_received(data)
         elif result == 0:
             self.peer_closed = True
             if self.state == _LINGERING:
@@ -165,17 +175,18 @@ class RingPump:
     # -- performing ------------------------------------------------------------------
     def perform(self, actions: list[Action]) -> None:
         """Perform actions in order until a Wait (a ring timeout resumes the rest) or CLOSE."""
-        for index, action in enumerate(actions):
+        for action in actions:
             if type(action) is bytes:
                 self.write(action)
             elif action is CLOSE:
                 self.close()
                 return
             elif type(action) is Wait:
+                index = next(i for i, each in enumerate(actions) if each is action)
                 self.pending = actions[index + 1 :]
                 if len(self.pending) > MAX_QUEUED:
                     self._pause(_PAUSED_FOR_QUEUE)
-                self.server.ring.timeout(action.seconds, self.tag | WAITED)
+                self.ring.timeout(action.seconds, self.tag | WAITED)
                 return
             elif type(action) is Compute:
                 self.write(action.run())
@@ -198,7 +209,7 @@ class RingPump:
     def write(self, data: bytes) -> None:
         if self.sending is None:
             self.sending = data
-            self.server.ring.send(self.fd, data, self.tag | SEND)
+            self.ring.send(self.fd, data, self.tag | SEND)
         else:
             self.out.append(data)
         self.queued += len(data)
@@ -229,14 +240,14 @@ class RingPump:
                 self._unpause(_PAUSED_FOR_WRITES)
             return
         self.sending = data
-        self.server.ring.send(self.fd, data, self.tag | SEND)
+        self.ring.send(self.fd, data, self.tag | SEND)
         if self.paused & _PAUSED_FOR_WRITES and self.queued <= LOW_WATER:
             self._unpause(_PAUSED_FOR_WRITES)
 
     # -- pausing ---------------------------------------------------------------------
     def _pause(self, reason: int) -> None:
         if not self.paused and self.reading and self.buffer is None:
-            self.server.ring.cancel(self.tag | RECV)  # a multishot receive goes on until cancelled
+            self.ring.cancel(self.tag | RECV)  # a multishot receive goes on until cancelled
         self.paused |= reason
 
     def _unpause(self, reason: int) -> None:
@@ -268,7 +279,7 @@ class RingPump:
             self.finish()
             return
         self.state = _LINGERING
-        ring = self.server.ring
+        ring = self.ring
         ring.shutdown(self.fd, socket.SHUT_WR)
         ring.timeout(LINGER_S, self.tag | LINGERED)
         self.paused = 0
@@ -278,7 +289,7 @@ class RingPump:
         """Close now: cancel what is in flight, then close the descriptor once nothing is."""
         if self.state == _FINAL:
             return
-        ring = self.server.ring
+        ring = self.ring
         if self.state == _LINGERING:
             ring.remove_timeout(self.tag | LINGERED)
         self.state = _FINAL
@@ -295,7 +306,7 @@ class RingPump:
 
     def _close_when_idle(self) -> None:
         if not self.reading and self.sending is None and self.fd >= 0:
-            self.server.ring.close(self.fd, self.tag | CLOSED)
+            self.ring.close(self.fd, self.tag | CLOSED)
             self.fd = -1  # closing: the number may soon be another connection's
 
     def stop(self) -> None:
@@ -319,6 +330,7 @@ class RingServer(PumpSet):
         self.factory = make_connection_factory(config, self.stats)
         self.ring = Ring(RING_ENTRIES)
         self.buffers = self._provided_buffers()
+        self.take = self.buffers.take if self.buffers else _no_buffers
         self.listener = listener
         listener.setsockopt(
             socket.IPPROTO_TCP, socket.TCP_NODELAY, 1
@@ -361,7 +373,7 @@ class RingServer(PumpSet):
             if op < ACCEPT:
                 pump = by_id.get(tag >> 4)
                 if pump is None:
-                    continue  # a timeout that outlived its connection
+                    continue  # a timeout that outlived its connection, a failed cancel
                 if op == RECV:
                     pump.received(result, flags)
                 elif op == SEND:
@@ -453,3 +465,7 @@ class RingServer(PumpSet):
             if pump.fd >= 0:
                 os.close(pump.fd)
                 pump.fd = -1
+
+
+def _no_buffers(bid: int, length: int) -> bytes:
+    raise AssertionError("a provided buffer without a provided-buffer ring")
