@@ -9,13 +9,21 @@ was prepared with, its result (a byte count, a descriptor, or ``-errno``) and
 flags (``F_MORE``: a multishot request is still armed; the buffer id of a
 provided buffer).
 
-Built on the ``liburing`` package (Python bindings to liburing). Two things
-it does not offer are done here: a result is read as ``-errno`` rather than
-raised, and the provided-buffer ring is registered with one raw
-``io_uring_register`` call through :mod:`ctypes` (the binding's
-``io_uring_setup_buf_ring`` takes an ``int *`` it cannot convert). Its
-``io_uring_submit_and_wait`` keeps the GIL while it waits in the kernel: no
-other Python thread runs meanwhile, which a one-thread server never needs.
+Built on the ``liburing`` package (Python bindings to liburing), which sets
+the ring up, prepares the requests and submits them. Two things are done
+beside it, through :mod:`mmap` and :mod:`ctypes`:
+
+* completions are read straight from the completion queue, the array of
+  ``(tag, result, flags)`` entries the kernel writes in memory it shares with
+  us (:class:`CompletionQueue`): a plain copy, where the binding would make
+  an object and three calls per entry, and raise for a negative result;
+* the provided-buffer ring is registered with one raw ``io_uring_register``
+  call (the binding's ``io_uring_setup_buf_ring`` takes an ``int *`` it cannot
+  convert).
+
+liburing's ``io_uring_submit_and_wait`` keeps the GIL while it waits in the
+kernel: no other Python thread runs meanwhile, which a one-thread server
+never needs.
 """
 
 from __future__ import annotations
@@ -37,7 +45,11 @@ BUFFER_SHIFT = 16
 #: enters the kernel to wait (Linux 6.1), so they arrive in batches and never interrupt it.
 SETUP_FLAGS_NAMES = ("IORING_SETUP_SINGLE_ISSUER", "IORING_SETUP_DEFER_TASKRUN")
 
-_SYS_IO_URING_REGISTER = 427  # the same number on every architecture but alpha
+_SYS_IO_URING_SETUP = 425  # io_uring's system calls have the same numbers on every architecture
+_SYS_IO_URING_REGISTER = 427  # (but alpha)
+_OFF_CQ_RING = 0x8000000  # IORING_OFF_CQ_RING: where mmap finds the completion queue
+_CQE = struct.Struct("=QiI")  # struct io_uring_cqe: user_data, res, flags
+_U32 = struct.Struct("=I")
 _REGISTER_PBUF_RING = 22
 _BUF_ENTRY = struct.Struct("QIH")  # struct io_uring_buf without the field the tail overlays
 _TAIL = struct.Struct("H")
@@ -99,7 +111,7 @@ class Ring:
         self._lib = lib = liburing
         self._ring = lib.Ring()
         lib.io_uring_queue_init(entries, self._ring, _setup_flags(lib))
-        self._cqe = lib.Cqe()
+        self.completions = CompletionQueue(self._ring.ring_fd, _setup_flags(lib))
         self._keep: list[Any] = []
         self._before_submit: list[Callable[[], None]] = []
         self.fd = self._ring.ring_fd
@@ -215,26 +227,14 @@ class Ring:
         Each is ``(tag, result, flags)``, the result ``-errno`` on failure. A
         signal ends the wait early (the list may then be empty).
         """
-        lib, ring, cqe = self._lib, self._ring, self._cqe
         for prepare in self._before_submit:
             prepare()
         try:
-            lib.io_uring_submit_and_wait(ring, 1)
+            self._lib.io_uring_submit_and_wait(self._ring, 1)
         except InterruptedError:
             pass
         self._keep.clear()
-        done: list[tuple[int, int, int]] = []
-        append = done.append
-        for _ in lib.CqeIter(ring, cqe):
-            entry = cqe[0]
-            try:
-                result = entry.res
-            except OSError as exc:  # the binding raises for a negative result
-                result = -(exc.errno or errno.EIO)
-            append((entry.user_data, result, entry.flags))
-        if done:
-            lib.io_uring_cq_advance(ring, len(done))
-        return done
+        return self.completions.take()
 
     def close_ring(self) -> None:
         """Tear the ring down: the kernel cancels whatever is still in flight."""
@@ -308,3 +308,89 @@ class _BufferRegistration(ctypes.Structure):
         ("flags", ctypes.c_uint16),
         ("resv", ctypes.c_uint64 * 3),
     ]
+
+
+class CompletionQueue:
+    """The completion queue, read where the kernel writes it: a ring of 16-byte entries.
+
+    The kernel appends entries and moves the tail; we copy out those between
+    head and tail, then move the head (the space is the kernel's again). With
+    ``IORING_SETUP_DEFER_TASKRUN`` the kernel writes them only while this very
+    thread is inside ``io_uring_enter``, so once that call has returned they
+    are complete. Where in the shared memory head, tail and entries lie is
+    the kernel's to say (it changed across versions): it says so when a ring
+    is set up, so a tiny ring is set up once to ask.
+    """
+
+    def __init__(self, ring_fd: int, flags: int) -> None:
+        layout = _completion_layout(flags)
+        self._head, self._tail, self._entries = layout.head, layout.tail, layout.cqes
+        header = mmap.mmap(ring_fd, layout.cqes, offset=_OFF_CQ_RING)
+        size = _U32.unpack_from(header, layout.ring_entries)[0]
+        header.close()
+        self._size = size
+        self._mask = size - 1
+        self._memory = mmap.mmap(ring_fd, layout.cqes + size * _CQE.size, offset=_OFF_CQ_RING)
+
+    def take(self) -> list[tuple[int, int, int]]:
+        """Every completion not yet taken, oldest first: ``(tag, result, flags)``."""
+        memory = self._memory
+        head = _U32.unpack_from(memory, self._head)[0]
+        tail = _U32.unpack_from(memory, self._tail)[0]
+        if head == tail:
+            return []
+        start = self._entries + (head & self._mask) * 16
+        end = self._entries + (tail & self._mask) * 16
+        if start < end:
+            raw = memory[start:end]
+        else:  # wrapped around the end of the ring (or the ring is full)
+            raw = memory[start : self._entries + self._size * 16] + memory[self._entries : end]
+        _U32.pack_into(memory, self._head, tail)
+        return list(_CQE.iter_unpack(raw))
+
+
+class _CompletionOffsets(ctypes.Structure):
+    """``struct io_cqring_offsets``."""
+
+    _fields_ = [
+        (name, ctypes.c_uint32)
+        for name in (
+            "head",
+            "tail",
+            "ring_mask",
+            "ring_entries",
+            "overflow",
+            "cqes",
+            "flags",
+            "resv1",
+        )
+    ] + [("user_addr", ctypes.c_uint64)]
+
+
+class _Params(ctypes.Structure):
+    """``struct io_uring_params`` (the submission queue's offsets left opaque)."""
+
+    _fields_ = [
+        ("sq_entries", ctypes.c_uint32),
+        ("cq_entries", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("sq_thread_cpu", ctypes.c_uint32),
+        ("sq_thread_idle", ctypes.c_uint32),
+        ("features", ctypes.c_uint32),
+        ("wq_fd", ctypes.c_uint32),
+        ("resv", ctypes.c_uint32 * 3),
+        ("sq_off", ctypes.c_uint8 * 40),
+        ("cq_off", _CompletionOffsets),
+    ]
+
+
+def _completion_layout(flags: int) -> _CompletionOffsets:
+    """Where this kernel puts a completion queue's head, tail and entries (asks with a tiny ring)."""
+    params = _Params(flags=flags)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.syscall(_SYS_IO_URING_SETUP, 1, ctypes.byref(params))
+    if fd < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"io_uring_setup: {os.strerror(code)}")
+    os.close(fd)
+    return params.cq_off
