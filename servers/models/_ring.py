@@ -247,9 +247,9 @@ class BufferRing:
     A receive prepared with the ring's group takes a buffer only when data
     arrives, so an idle connection holds none. The ring itself is an array of
     ``(address, length, buffer id)`` entries in memory shared with the kernel:
-    the kernel consumes from its head; :meth:`take` copies a buffer's bytes out
-    and puts the buffer back behind the tail, and the tail moves forward (the
-    kernel sees the buffers again) just before the next submission.
+    the kernel consumes from its head; :meth:`take` copies a buffer's bytes out,
+    and :meth:`publish` puts the buffers taken back behind the tail and moves
+    it forward (the kernel sees them again) just before the next submission.
 
     Raises:
         OSError: the kernel refused the registration (older than 5.19, or
@@ -276,26 +276,38 @@ class BufferRing:
             raise OSError(code, f"cannot register a provided-buffer ring: {os.strerror(code)}")
         for bid in range(count):
             _BUF_ENTRY.pack_into(self._entries, bid * 16, self._base + bid * size, size, bid)
-        self._tail = self._published = count
+        self._slots = list(range(count))  # the buffer id each entry of the ring holds now
+        self._returned: list[int] = []  # buffer ids taken since the last publish
+        self._tail = count
         _TAIL.pack_into(self._entries, _TAIL_OFFSET, count)
         ring.before_submit(self.publish)
 
     def take(self, bid: int, length: int) -> bytes:
         """The ``length`` bytes the kernel received into buffer ``bid``; the buffer goes back to the ring."""
         start = bid * self.size
-        data = self.buffers[start : start + length]
-        tail = self._tail
-        _BUF_ENTRY.pack_into(
-            self._entries, (tail & self._mask) * 16, self._base + start, self.size, bid
-        )
-        self._tail = (tail + 1) & 0xFFFF
-        return data
+        self._returned.append(bid)
+        return self.buffers[start : start + length]
 
     def publish(self) -> None:
-        """Move the tail past the buffers given back since the last time: the kernel may use them."""
-        if self._tail != self._published:
-            self._published = self._tail
-            _TAIL.pack_into(self._entries, _TAIL_OFFSET, self._tail)
+        """Put the buffers taken since the last time back in the ring: the kernel may use them again.
+
+        The kernel consumes entries in order and they come back in the same
+        order, so an entry usually still holds the very buffer that returns to
+        it: only a different one is written.
+        """
+        returned = self._returned
+        if not returned:
+            return
+        tail, mask, slots, size = self._tail, self._mask, self._slots, self.size
+        for bid in returned:
+            slot = tail & mask
+            if slots[slot] != bid:
+                _BUF_ENTRY.pack_into(self._entries, slot * 16, self._base + bid * size, size, bid)
+                slots[slot] = bid
+            tail = (tail + 1) & 0xFFFF
+        returned.clear()
+        self._tail = tail
+        _TAIL.pack_into(self._entries, _TAIL_OFFSET, tail)
 
 
 class _BufferRegistration(ctypes.Structure):
