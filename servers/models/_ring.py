@@ -206,13 +206,11 @@ class Ring:
         lib.io_uring_sqe_set_flags(sqe, lib.IOSQE_CQE_SKIP_SUCCESS)
         self._set_tag(sqe, 0)
 
-    def shutdown(self, fd: int, how: int) -> None:
-        """``shutdown(fd, how)``; no completion of its own on success."""
-        lib = self._lib
+    def shutdown(self, fd: int, how: int, tag: int) -> None:
+        """``shutdown(fd, how)``: the kernel runs it in an io-wq thread, where ``fd`` is looked up."""
         sqe = self._sqe()
-        lib.io_uring_prep_shutdown(sqe, fd, how)
-        lib.io_uring_sqe_set_flags(sqe, lib.IOSQE_CQE_SKIP_SUCCESS)
-        self._set_tag(sqe, 0)
+        self._lib.io_uring_prep_shutdown(sqe, fd, how)
+        self._set_tag(sqe, tag)
 
     def close(self, fd: int, tag: int) -> None:
         """Close descriptor ``fd``."""

@@ -59,7 +59,7 @@ HIGH_WATER, LOW_WATER = 64 * 1024, 16 * 1024
 _PAUSED_FOR_WRITES, _PAUSED_FOR_QUEUE = 1, 2
 
 # A request's tag: the connection's id above 4 bits of operation (id 0: the server's own).
-RECV, SEND, CLOSED, WAITED, LINGERED = 1, 2, 3, 4, 5
+RECV, SEND, CLOSED, WAITED, LINGERED, SHUT = 1, 2, 3, 4, 5, 6
 ACCEPT, WOKEN, SWEEP, RETRY, TICK = 8, 9, 10, 11, 12
 _OPEN, _FLUSHING, _LINGERING, _FINAL = range(4)
 
@@ -90,6 +90,7 @@ class RingPump:
         "sending",
         "queued",
         "reading",
+        "shutting",
         "paused",
         "pending",
         "state",
@@ -108,6 +109,7 @@ class RingPump:
         self.sending: bytes | None = None  # the send in flight (the kernel reads it)
         self.queued = 0  # bytes not yet sent
         self.reading = False  # a receive is armed
+        self.shutting = False  # a shutdown is in flight (it names the descriptor by number)
         self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
         self.pending: list[Action] | None = None  # actions held back by a Wait
         self.state = _OPEN
@@ -116,6 +118,7 @@ class RingPump:
 
     # -- receiving -------------------------------------------------------------------
     def read(self) -> None:
+        """Arm a receive (multishot, or a single one into this connection's buffer) unless one is."""
         if self.reading:
             return
         self.reading = True
@@ -126,6 +129,7 @@ class RingPump:
             ring.recv(self.fd, self.buffer, self.tag | RECV)
 
     def received(self, result: int, flags: int) -> None:
+        """A receive completed: ``result`` bytes, 0 at EOF, or ``-errno``; then read on unless paused."""
         if not flags & F_MORE:
             self.reading = False
         if result > 0:
@@ -157,6 +161,7 @@ class RingPump:
                 self.read()
 
     def data_received(self, data: bytes) -> None:
+        """Bytes for the core (held behind a Wait, or discarded while lingering)."""
         if self.state == _LINGERING:
             self.linger_left -= len(data)
             if self.linger_left < 0:
@@ -197,6 +202,7 @@ class RingPump:
             self.close()
 
     def waited(self) -> None:
+        """A Wait's ring timeout completed: perform the actions it held back."""
         if self.state != _OPEN or self.pending is None:
             return
         actions, self.pending = self.pending, None
@@ -207,6 +213,7 @@ class RingPump:
 
     # -- sending ---------------------------------------------------------------------
     def write(self, data: bytes) -> None:
+        """Send ``data`` now, or after the send in flight; past :data:`HIGH_WATER`, stop reading."""
         if self.sending is None:
             self.sending = data
             self.ring.send(self.fd, data, self.tag | SEND)
@@ -217,6 +224,7 @@ class RingPump:
             self._pause(_PAUSED_FOR_WRITES)  # the peer is not reading: stop reading it too
 
     def sent(self, result: int) -> None:
+        """A send completed (perhaps part of it): send the rest, or what queued up behind it."""
         data = self.sending
         if result < 0 or data is None or self.state == _FINAL:
             self.sending = None
@@ -280,7 +288,8 @@ class RingPump:
             return
         self.state = _LINGERING
         ring = self.ring
-        ring.shutdown(self.fd, socket.SHUT_WR)
+        self.shutting = True
+        ring.shutdown(self.fd, socket.SHUT_WR, self.tag | SHUT)
         ring.timeout(LINGER_S, self.tag | LINGERED)
         self.paused = 0
         self.read()
@@ -304,8 +313,17 @@ class RingPump:
         self.out.clear()
         self.finish()
 
+    def shut(self) -> None:
+        """The shutdown has run: the descriptor may be closed (its number reused) from now on."""
+        self.shutting = False
+        if self.state == _FINAL:
+            self._close_when_idle()
+
     def _close_when_idle(self) -> None:
-        if not self.reading and self.sending is None and self.fd >= 0:
+        # Not while a request may still look the descriptor up by its number: a shutdown
+        # runs later, in one of the kernel's io-wq threads, and would hit whichever
+        # connection has the number by then.
+        if not self.reading and self.sending is None and not self.shutting and self.fd >= 0:
             self.ring.close(self.fd, self.tag | CLOSED)
             self.fd = -1  # closing: the number may soon be another connection's
 
@@ -383,6 +401,8 @@ class RingServer(PumpSet):
                 elif op == LINGERED:
                     if result == -errno.ETIME:
                         pump.finish()
+                elif op == SHUT:
+                    pump.shut()
                 elif op == CLOSED:
                     self.closed(pump)
             elif op == ACCEPT:
