@@ -67,7 +67,9 @@ def test_quick_keeps_the_models_the_verdicts_need_unless_models_are_named() -> N
 
 def test_cpu_sweep_gives_process_models_workers_and_thread_models_clients() -> None:
     built = {(j.target.name, j.params.x): j for j in jobs("cpu-sweep")}
-    assert {m for m, _ in built} == {"multiprocess", "prefork", "thread", "fork"} & set(model_names())
+    assert {m for m, _ in built} == {"multiprocess", "prefork", "thread", "fork"} & set(
+        model_names()
+    )
     four = built[("multiprocess", 4)]
     assert four.params.connections == 4 and server_args(four).count("--workers") == 1
     assert server_args(four)[server_args(four).index("--workers") + 1] == "4"
