@@ -4,6 +4,10 @@
 * :class:`LockedStats`: threads share it, so every update takes a ``threading.Lock``.
 * :class:`SharedStats`: processes share it through shared memory (fork, multiprocess):
   each writer owns a slot, and the fork model adds a process-shared lock for its children.
+
+The process figures come from psutil, imported only when ``/stats`` is asked
+for: a flavour whose code cannot load psutil (a subinterpreter) overrides
+:meth:`_Snapshot.usage`.
 """
 
 from __future__ import annotations
@@ -12,8 +16,6 @@ import os
 import threading
 import time
 from typing import Any
-
-from common.process_tree import ProcessTree
 
 OPEN, TOTAL, REQUESTS, PEAK = range(4)
 _FIELDS = 4
@@ -26,6 +28,8 @@ def process_tree_usage(root_pid: int) -> dict[str, float]:
     per process); ``pss_bytes`` splits shared pages, so it is the tree's real
     footprint. ``cpu_s`` includes children already reaped.
     """
+    from common.process_tree import ProcessTree  # psutil: loaded only when asked
+
     tree = ProcessTree(root_pid)
     cpu = tree.cpu_seconds()
     if cpu is None:
@@ -58,6 +62,10 @@ class _Snapshot:
     def counts(self) -> tuple[int, int, int, int]:
         raise NotImplementedError
 
+    def usage(self) -> dict[str, float]:
+        """Memory, CPU time and tasks of the server (the keys of :func:`process_tree_usage`)."""
+        return process_tree_usage(self.root_pid)
+
     def snapshot(self) -> dict[str, Any]:
         """The ``/stats`` document."""
         open_, total, requests, peak = self.counts()
@@ -71,7 +79,7 @@ class _Snapshot:
             "connections_total": total,
             "connections_max": peak,
             "requests_total": requests,
-            **process_tree_usage(self.root_pid),
+            **self.usage(),
         }
 
 

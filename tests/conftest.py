@@ -8,6 +8,7 @@ import pytest
 
 from servers.launcher import ServerProcess
 from servers.registry import model_names
+from tests.helpers import skip_unavailable
 
 MODELS = model_names()
 
@@ -34,5 +35,9 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
 
 @pytest.fixture(params=MODELS)
 def model(request: pytest.FixtureRequest) -> str:
-    """Each registered model in turn: a test using it runs once per model."""
+    """Each registered model in turn: a test using it runs once per model.
+
+    A model that cannot run on this machine is skipped, with the registry's reason.
+    """
+    skip_unavailable(request.param)
     return request.param

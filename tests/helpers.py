@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import pytest
+
+from servers.registry import unavailable
+
 T = TypeVar("T")
 
 
@@ -21,3 +25,10 @@ def wait_until(predicate: Callable[[], T], timeout: float, interval: float = 0.0
                 f"gave up after {timeout} s waiting for {predicate!r} (last: {value!r})"
             )
         time.sleep(interval)
+
+
+def skip_unavailable(model: str) -> None:
+    """Skip the current test when ``model`` cannot run on this machine, with the registry's reason."""
+    reason = unavailable(model)
+    if reason is not None:
+        pytest.skip(f"{model}: {reason}")

@@ -15,6 +15,7 @@ import pytest
 
 from servers.launcher import ServerProcess
 from servers.registry import model_names
+from tests.helpers import skip_unavailable
 from tests.wire import Wire, get
 
 MODELS = model_names()
@@ -22,12 +23,14 @@ MODELS = model_names()
 
 @pytest.fixture(scope="module", params=MODELS)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    skip_unavailable(request.param)
     with ServerProcess(request.param, args=["--site-pages", "50"]) as proc:
         yield proc
 
 
 @pytest.fixture(scope="module", params=MODELS)
 def echo_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    skip_unavailable(request.param)
     with ServerProcess(request.param, "echo") as proc:
         yield proc
 

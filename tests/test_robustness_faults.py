@@ -29,6 +29,7 @@ CRASH_KILLS = {
     "multiprocess": "worker",
     "reactor": "process",
     "generators": "process",
+    "interpreters": "process",  # the interpreters share one process: a SIGSEGV ends them all
 }
 
 

@@ -29,8 +29,8 @@ Start = Callable[..., ServerProcess]
 
 
 def one_worker(model: str) -> list[str]:
-    """multiprocess with one worker, so a cap is exact (the kernel picks the worker)."""
-    return ["--workers", "1"] if model == "multiprocess" else []
+    """multiprocess and interpreters with one worker, so a cap is exact (the kernel picks the worker)."""
+    return ["--workers", "1"] if model in ("multiprocess", "interpreters") else []
 
 
 def test_header_deadline_counts_from_first_byte(model: str, start_server: Start) -> None:
