@@ -19,6 +19,7 @@ import logging
 import mmap
 import os
 import pickle
+import signal
 import socket
 from pathlib import Path
 
@@ -79,7 +80,7 @@ def run(
         received = os.read(inbox_fd, 64)
         if not received:  # the main interpreter closed the pipe: it is gone, stop too
             loop.remove_reader(inbox_fd)
-            received = bytes([15])
+            received = bytes([signal.SIGTERM])
         for signum in received:
             lifecycle.record(signum)
         if lifecycle.stopping:

@@ -31,6 +31,7 @@ import mmap
 import os
 import pickle
 import select
+import signal
 import socket
 import sys
 import threading
@@ -78,6 +79,7 @@ class Worker:
         self.inbox_r, self.inbox_w = os.pipe()  # stop signals, one byte each
         self.ready_r, self.ready_w = os.pipe()  # one byte once the worker accepts
         self.failure: str | None = None
+        self.returned = threading.Event()  # set before on_exit(): the thread is about to end
         self.interp = _interpreters.create("isolated")  # own GIL, no single-phase-init modules
         shared = {
             "sys_path": tuple(sys.path),
@@ -97,11 +99,12 @@ class Worker:
         except Exception as exc:  # the interpreter could not run the code at all
             self.failure = f"{type(exc).__name__}: {exc}"
         finally:
+            self.returned.set()
             on_exit()
 
     @property
     def running(self) -> bool:
-        return self.thread.is_alive()
+        return not self.returned.is_set()
 
     def tell(self, signum: int) -> None:
         """Forward a stop signal to the worker's loop."""
@@ -157,10 +160,12 @@ class Supervisor:
         worker = Worker(index, args, self.wakeup.wake)
         self.workers[index] = worker
         deadline = time.monotonic() + START_TIMEOUT
-        while worker.running and time.monotonic() < deadline:
-            ready, _, _ = select.select([worker.ready_r], [], [], 0.05)
-            if ready:
+        while worker.running and (left := deadline - time.monotonic()) > 0:
+            # woken by its ready byte, its return (on_exit) or a signal (recorded: looked at later)
+            ready, _, _ = select.select([worker.ready_r, self.wakeup.fileno()], [], [], left)
+            if worker.ready_r in ready:
                 return
+            self.wakeup.clear()
         self.stop_accepting()
         raise WorkerStartError(
             f"worker {index} did not start ({_last_line(worker.failure) or 'it hung'}); "
@@ -190,7 +195,7 @@ class Supervisor:
     def stop_connections(self) -> None:
         for worker in self.workers:
             if worker is not None:
-                worker.tell(15)
+                worker.tell(signal.SIGTERM)
 
     def open_connections(self) -> int:
         return sum(1 for worker in self.workers if worker is not None and worker.running)
@@ -198,11 +203,13 @@ class Supervisor:
     def abort_connections(self) -> None:
         for worker in self.workers:
             if worker is not None and worker.running:
-                worker.tell(15)  # the second stop: the worker closes what it still holds
+                worker.tell(
+                    signal.SIGTERM
+                )  # the second stop: the worker closes what it still holds
         for worker in self.workers:
             if worker is not None:
-                worker.thread.join(STOP_TIMEOUT)
-                if worker.running:
+                if not worker.returned.wait(STOP_TIMEOUT):
+                    # a thread cannot be killed, and the process cannot end while it runs
                     log.error("worker %d does not stop; exiting without it", worker.index)
                     os._exit(1)
                 worker.close()
