@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from common.process_tree import ProcessTree
 from servers.launcher import ServerProcess
-from servers.registry import model_names
+from servers.registry import runnable_model_names
 
 REQUESTS = {
     "hello": b"GET / HTTP/1.1\r\nHost: soak\r\n\r\n",
@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m clients.soak", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--models", default=",".join(model_names()), help="comma-separated (default: all)"
+        "--models",
+        default=",".join(runnable_model_names()),
+        help="comma-separated (default: all that run here)",
     )
     parser.add_argument(
         "--duration", type=float, default=60.0, help="seconds of load per model (default 60)"

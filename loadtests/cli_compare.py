@@ -9,15 +9,15 @@ from loadtests.cli_common import add_headless_args, add_scenario_args, classes_o
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from servers.registry import model_names
+    from servers.registry import model_names, runnable_model_names
 
     parser.add_argument(
         "--models",
         nargs="+",
-        default=model_names(),
+        default=runnable_model_names(),
         choices=model_names(),
         metavar="MODEL",
-        help=f"models to compare, in order (default: all: {' '.join(model_names())})",
+        help=f"models to compare, in order (default: all that run here: {' '.join(runnable_model_names())})",
     )
     add_scenario_args(parser, model=False)
     add_headless_args(parser)

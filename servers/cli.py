@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int_range(0, 1024),
         default=0,
-        help="multiprocess: worker processes (default: one per CPU)",
+        help="multiprocess: worker processes; interpreters: worker interpreters (default: one per CPU)",
     )
     parser.add_argument(
         "--max-connections",

@@ -24,10 +24,7 @@ def _fork_missing() -> str | None:
 def _interpreters_missing() -> str | None:
     if sys.version_info >= (3, 13) and importlib.util.find_spec("_interpreters") is not None:
         return None
-    return (
-        f"needs Python 3.13 or newer: per-interpreter GIL (this is Python {sys.version.split()[0]}; "
-        "make serve MODEL=interpreters PYTHON=python3.13)"
-    )
+    return f"needs Python 3.13 or newer: per-interpreter GIL (this is {sys.version.split()[0]})"
 
 
 @dataclass(frozen=True)
@@ -87,6 +84,11 @@ class ModelUnavailable(UnknownModel):
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def runnable_model_names() -> list[str]:
+    """The registered models that can run here (what a tool runs when told "all")."""
+    return [name for name, info in MODELS.items() if info.unavailable() is None]
 
 
 def unavailable(name: str) -> str | None:

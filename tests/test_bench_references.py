@@ -14,7 +14,9 @@ from clients.bench.placement import available_cpus
 from clients.bench.targets import REFERENCES, TargetProcess
 from iomodels.cli import parse_args
 
-HTTP_REFS = [name for name, t in REFERENCES.items() if "http" in t.protocols and t.available()]
+HTTP_REFS = [
+    name for name, t in REFERENCES.items() if "http" in t.protocols and t.unavailable() is None
+]
 ECHO_REFS = [name for name, t in REFERENCES.items() if "echo" in t.protocols]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from servers.launcher import ServerProcess
-from servers.registry import model_names
+from servers.registry import model_names, unavailable
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,8 @@ class Target:
         module: ``python -m`` module for references (``None`` for a model).
         args: its extra arguments.
         protocols: wire protocols it speaks.
-        available: whether it can run here (nginx must be installed).
+        unavailable: why it cannot run here (nginx not installed, a model this Python
+            cannot run), or None when it can.
         wrapper: the root process only supervises (nginx): leave it out of CPU figures.
     """
 
@@ -27,7 +28,7 @@ class Target:
     module: str | None = None
     args: tuple[str, ...] = ()
     protocols: tuple[str, ...] = ("http", "echo")
-    available: Callable[[], bool] = field(default=lambda: True)
+    unavailable: Callable[[], str | None] = field(default=lambda: None)
     wrapper: bool = False
 
     @property
@@ -35,13 +36,17 @@ class Target:
         return self.module is not None
 
 
-def _nginx_available() -> bool:
+def _nginx_missing() -> str | None:
     from clients.references.nginx import available
 
-    return available()
+    return None if available() else "not installed (sudo apt-get install nginx-light)"
 
 
-MODELS: dict[str, Target] = {name: Target(name, f"model {name}") for name in model_names()}
+def _model(name: str) -> Target:
+    return Target(name, f"model {name}", unavailable=lambda: unavailable(name))
+
+
+MODELS: dict[str, Target] = {name: _model(name) for name in model_names()}
 
 REFERENCES: dict[str, Target] = {
     t.name: t
@@ -61,7 +66,7 @@ REFERENCES: dict[str, Target] = {
         Target("ref-aiohttp-stdlib", "aiohttp.web, same routes, on the stdlib loop",
                "clients.references.aiohttp_app", ("--loop", "asyncio"), ("http",)),
         Target("ref-nginx", "nginx, one worker (the native ceiling)", "clients.references.nginx",
-               protocols=("http",), available=_nginx_available, wrapper=True),
+               protocols=("http",), unavailable=_nginx_missing, wrapper=True),
     )
 }  # fmt: skip
 
