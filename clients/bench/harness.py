@@ -123,7 +123,7 @@ def server_args(job: Job) -> list[str]:
     if job.target.reference:
         return []
     args: list[str] = []
-    if job.target.name == "multiprocess":
+    if job.target.name in ("multiprocess", "interpreters"):  # a worker per CPU it was given
         args += ["--workers", str(len(job.placement.server_cpus))]
     if job.workload.mode == "idle":
         args += ["--keepalive-timeout", "3600"]
