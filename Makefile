@@ -1,6 +1,7 @@
 # iomodels: `make` lists the targets; each target that runs the project creates the virtualenv first when it is missing.
 # The default python3 builds .venv; another Python (make venv PYTHON=python3.13) builds its
-# own .venv-<major.minor>, which every target uses when given the same PYTHON= (or VENV=).
+# own .venv-<major.minor>, which every target uses when given the same PYTHON= (or VENV=):
+# make serve MODEL=interpreters PYTHON=python3.13 (that model needs 3.13+; see docs/python313.md).
 ifdef PYTHON
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 VENV ?= .venv-$(or $(PY_VERSION),unknown)
@@ -16,7 +17,7 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
-.PHONY: help venv serve test test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
+.PHONY: help venv serve test test-model test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
 .DEFAULT_GOAL := help
 
 ## help: this list of targets (the default: `make` alone prints it)
@@ -101,6 +102,14 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+## test-model: the cross-model suites for one MODEL, slow tests included (MODEL=interpreters PYTHON=python3.13)
+## (conformance, corpus, limits, faults, lifecycle, event loops and tests/test_MODEL.py, then the equivalence of every model)
+CROSS_MODEL_SUITES = tests/test_conformance.py tests/test_corpus.py tests/test_robustness_limits.py \
+	tests/test_robustness_faults.py tests/test_lifecycle.py tests/test_event_loops.py $(wildcard tests/test_$(MODEL).py)
+test-model: venv
+	$(BIN)/pytest -q $(CROSS_MODEL_SUITES) -k $(MODEL) $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/test_equivalence.py -m "not slow" $(PYTEST_ARGS)
 
 ## soak: 60 s of mixed load per model, then fds back to baseline and RSS growth < 5% (MODELS= SOAK_ARGS=)
 ## (bounded, not in CI)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from common.argtypes import add_names_argument, int_range, seconds
 from common.process_tree import ProcessTree
 from servers.launcher import ServerProcess
-from servers.registry import model_names
+from servers.registry import model_names, runnable_model_names
 
 REQUESTS = {
     "hello": b"GET / HTTP/1.1\r\nHost: soak\r\n\r\n",
@@ -149,7 +149,14 @@ def soak(model: str, duration: float, warmup: float, concurrency: int) -> bool:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """The ``iomodels soak`` flags."""
-    add_names_argument(parser, "--models", model_names(), "model", help="models to soak, in order")
+    add_names_argument(
+        parser,
+        "--models",
+        model_names(),
+        "model",
+        default=runnable_model_names(),
+        help="models to soak, in order (default: all that run here)",
+    )
     parser.add_argument(
         "--duration",
         type=seconds,

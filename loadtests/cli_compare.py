@@ -10,10 +10,15 @@ from loadtests.cli_common import add_headless_args, add_scenario_args, classes_o
 
 def configure(parser: argparse.ArgumentParser) -> None:
     from common.argtypes import add_names_argument
-    from servers.registry import model_names
+    from servers.registry import model_names, runnable_model_names
 
     add_names_argument(
-        parser, "--models", model_names(), "model", help="models to compare, in order"
+        parser,
+        "--models",
+        model_names(),
+        "model",
+        default=runnable_model_names(),
+        help="models to compare, in order (default: all that run here)",
     )
     add_scenario_args(parser, model=False)
     add_headless_args(parser)

@@ -36,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int_range(1, 1024),
         default=None,
-        help=f"{' and '.join(models_taking('--workers'))}: worker processes (default: one per CPU)",
+        help=f"{' and '.join(models_taking('--workers'))}: worker processes (interpreters: worker interpreters; default: one per CPU)",
     )
     parser.add_argument(
         "--threads",

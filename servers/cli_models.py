@@ -14,5 +14,8 @@ def run(args: argparse.Namespace) -> int:
 
     width = max(map(len, MODELS))
     for info in MODELS.values():
-        print(f"{info.name:<{width}}  {info.summary}")
+        reason = info.unavailable()
+        print(
+            f"{info.name:<{width}}  {info.summary}" + (f" [not here: {reason}]" if reason else "")
+        )
     return 0

@@ -10,7 +10,9 @@ new model gets its expectations by being registered, not by editing tests.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -31,6 +33,12 @@ def _io_uring_missing() -> str | None:
     from servers.models._ring import unavailable_reason
 
     return unavailable_reason()
+
+
+def _interpreters_missing() -> str | None:
+    if sys.version_info >= (3, 13) and importlib.util.find_spec("_interpreters") is not None:
+        return None
+    return f"needs Python 3.13 or newer: per-interpreter GIL (this is {sys.version.split()[0]})"
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,14 @@ MODELS: dict[str, ModelInfo] = {
             "generators",
             "servers.models.generators",
             "generator coroutines on that loop",
+            event_loop=True,
+        ),
+        ModelInfo(
+            "interpreters",
+            "servers.models.interpreters",
+            "one process, a reactor loop per subinterpreter, each with its own GIL (3.13+)",
+            _interpreters_missing,
+            flags=_CAP | {"--workers"},
             event_loop=True,
         ),
         ModelInfo(

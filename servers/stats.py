@@ -4,6 +4,10 @@
 * :class:`LockedStats`: threads share it, so every update takes a ``threading.Lock``.
 * :class:`SharedStats`: processes share it through shared memory (fork, multiprocess):
   each writer owns a slot, and the fork model adds a process-shared lock for its children.
+
+The process figures come from psutil, imported only when ``/stats`` is asked
+for: a flavour whose code cannot load psutil (a subinterpreter) overrides
+:meth:`_Snapshot.usage`.
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ class _Snapshot:
     def counts(self) -> tuple[int, int, int, int]:
         raise NotImplementedError
 
+    def usage(self) -> dict[str, float]:
+        """Memory, CPU time and tasks of the server (the keys of :func:`process_tree_usage`)."""
+        return process_tree_usage(self.root_pid)
+
     def snapshot(self) -> dict[str, Any]:
         """The ``/stats`` document."""
         open_, total, requests, peak = self.counts()
@@ -72,7 +80,7 @@ class _Snapshot:
             "connections_total": total,
             "connections_peak": peak,
             "requests_total": requests,
-            **process_tree_usage(self.root_pid),
+            **self.usage(),
         }
 
 

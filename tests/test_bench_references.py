@@ -17,7 +17,9 @@ from clients.bench.placement import available_cpus
 from clients.bench.targets import REFERENCES, TargetProcess, sizing_args
 from iomodels.cli import parse_args
 
-HTTP_REFS = [name for name, t in REFERENCES.items() if "http" in t.protocols and t.available()]
+HTTP_REFS = [
+    name for name, t in REFERENCES.items() if "http" in t.protocols and t.unavailable() is None
+]
 ECHO_REFS = [name for name, t in REFERENCES.items() if "echo" in t.protocols]
 
 
@@ -100,8 +102,9 @@ def _get(port: int, target: str) -> bytes:
 def test_production_reference_serves_the_routes_and_overlaps_waits(name: str) -> None:
     """gunicorn's workers and uvicorn answer the bench's routes; waits overlap up to the pool."""
     target = REFERENCES[name]
-    if not target.available():
-        pytest.skip(f"{name} needs the references extra: {target.install}")
+    reason = target.unavailable()
+    if reason is not None:
+        pytest.skip(f"{name}: {reason}")
     waits = 5
     args = sizing_args(target, range(waits))  # sync: one worker per wait
     with TargetProcess(target, "http", args, cpus=available_cpus()) as server:

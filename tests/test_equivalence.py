@@ -3,9 +3,9 @@
 The project's promise is that the servers are truly equivalent. A random
 session (pipelined requests to every route, Content-Length and chunked
 bodies, HTTP/1.0, ending with a request that closes or a bad one) is sent to
-every registered model, cut at the same random points with the same short
-pauses; the response streams, read to EOF, must be identical byte for byte
-(the ``Date`` header aside). A reset instead of EOF fails the session: it is
+every registered model that can run here, cut at the same random points with
+the same short pauses; the response streams, read to EOF, must be identical
+byte for byte (the ``Date`` header aside). A reset instead of EOF fails the session: it is
 how a server destroys its last response when it closes carelessly.
 
 Left out on purpose: ``/stats`` (its figures describe each model) and

@@ -37,8 +37,9 @@ def bound(model: str, connections: int) -> list[str]:
     """Flags that bound ``model`` to ``connections`` served at once."""
     if MODELS[model].excess == "backlog":
         return [str(MODELS[model].pool), str(connections)]
-    # multiprocess with one worker, so the cap is exact (the kernel picks the worker)
-    one_worker = ["--workers", "1"] if model == "multiprocess" else []
+    # one worker for the models that have several (multiprocess, interpreters), so the cap
+    # is exact: the kernel picks which worker accepts
+    one_worker = ["--workers", "1"] if "--workers" in MODELS[model].flags else []
     return ["--max-connections", str(connections), *one_worker]
 
 

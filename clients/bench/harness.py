@@ -131,8 +131,9 @@ def build_jobs(opts: Options) -> list[Job]:
             target = TARGETS[name]
             if workload.protocol not in target.protocols:
                 continue
-            if not target.available():
-                note = f"{name} skipped: not installed ({target.install})"
+            reason = target.unavailable()
+            if reason is not None:
+                note = f"{name} skipped: {reason}"
                 if note not in opts.notes:
                     opts.notes.append(note)
                 continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from servers.launcher import ServerProcess
 from servers.models.threadpool import DEFAULT_THREADS
 from servers.registry import MODELS as REGISTRY
+from servers.registry import unavailable
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,8 @@ class Target:
         module: ``python -m`` module for references (``None`` for a model).
         args: its extra arguments.
         protocols: wire protocols it speaks.
-        available: whether it can run here (nginx must be installed).
-        install: how to make it available when it is not.
+        unavailable: why it cannot run here (nginx not installed, a model this Python
+            cannot run), or None when it can.
         wrapper: the root process only supervises (nginx): leave it out of CPU figures.
         sized: takes ``--workers N``, given one per server CPU (see :func:`sizing_args`).
     """
@@ -31,8 +32,7 @@ class Target:
     module: str | None = None
     args: tuple[str, ...] = ()
     protocols: tuple[str, ...] = ("http", "echo")
-    available: Callable[[], bool] = field(default=lambda: True)
-    install: str = ""
+    unavailable: Callable[[], str | None] = field(default=lambda: None)
     wrapper: bool = False
     sized: bool = False
 
@@ -41,23 +41,31 @@ class Target:
         return self.module is not None
 
 
-def _nginx_available() -> bool:
+def _nginx_missing() -> str | None:
     from clients.references.nginx import available
 
-    return available()
+    return None if available() else "not installed (sudo apt-get install nginx-light)"
 
 
-def _installed(module: str) -> Callable[[], bool]:
-    return lambda: importlib.util.find_spec(module) is not None
+def _missing_module(module: str) -> Callable[[], str | None]:
+    def missing() -> str | None:
+        if importlib.util.find_spec(module) is not None:
+            return None
+        return f"not installed ({REFERENCES_EXTRA}; make bench does it)"
+
+    return missing
 
 
 #: How to install the production servers (``make bench`` does).
 REFERENCES_EXTRA = "pip install -e '.[references]'"
 
-MODELS: dict[str, Target] = {
-    name: Target(name, f"model {name}", sized="--workers" in info.flags)
-    for name, info in REGISTRY.items()
-}
+
+def _model(name: str) -> Target:
+    sized = "--workers" in REGISTRY[name].flags
+    return Target(name, f"model {name}", unavailable=lambda: unavailable(name), sized=sized)
+
+
+MODELS: dict[str, Target] = {name: _model(name) for name in REGISTRY}
 
 REFERENCES: dict[str, Target] = {
     t.name: t
@@ -77,22 +85,20 @@ REFERENCES: dict[str, Target] = {
         Target("ref-aiohttp-stdlib", "aiohttp.web, same routes, on the stdlib loop",
                "clients.references.aiohttp_app", ("--loop", "asyncio"), ("http",)),
         Target("ref-nginx", "nginx, one worker (the native ceiling)", "clients.references.nginx",
-               protocols=("http",), available=_nginx_available, wrapper=True,
-               install="sudo apt-get install nginx-light"),
+               protocols=("http",), unavailable=_nginx_missing, wrapper=True),
         Target("ref-gunicorn-sync", "gunicorn sync workers, one per server CPU (the production "
                "prefork; no keep-alive)", "clients.references.gunicorn_ref",
-               ("--worker-class", "sync"), ("http",), _installed("gunicorn"), REFERENCES_EXTRA,
-               sized=True),
+               ("--worker-class", "sync"), ("http",), _missing_module("gunicorn"), sized=True),
         Target("ref-gunicorn-gthread", f"gunicorn gthread, one worker of {DEFAULT_THREADS} threads "
                "(the production thread pool)", "clients.references.gunicorn_ref",
                ("--worker-class", "gthread", "--threads", str(DEFAULT_THREADS)), ("http",),
-               _installed("gunicorn"), REFERENCES_EXTRA),
+               _missing_module("gunicorn")),
         Target("ref-gunicorn-gevent", "gunicorn gevent worker, one process",
                "clients.references.gunicorn_ref", ("--worker-class", "gevent"), ("http",),
-               _installed("gunicorn"), REFERENCES_EXTRA),
+               _missing_module("gunicorn")),
         Target("ref-uvicorn", "uvicorn, httptools on uvloop, one process",
                "clients.references.uvicorn_ref", protocols=("http",),
-               available=_installed("uvicorn"), install=REFERENCES_EXTRA),
+               unavailable=_missing_module("uvicorn")),
     )
 }  # fmt: skip
 

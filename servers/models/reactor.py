@@ -37,7 +37,7 @@ from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
 from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
 from servers.protocol.responses import overload_response
-from servers.stats import LocalStats
+from servers.stats import LocalStats, SharedStats
 
 DEFAULT_MAX_CONNECTIONS = 20_000
 READ_SIZE = 65536
@@ -252,14 +252,36 @@ class Pump:
 
 
 class Reactor(PumpSet):
-    """The listener's callback, the connection cap, and what the drain needs."""
+    """The listener's callback, the connection cap, and what the drain needs.
+
+    ``stats`` and ``cap`` default to this model's own (one loop in one process);
+    the ``interpreters`` model runs one Reactor per subinterpreter with shared
+    counters and its share of the cap, and a ``may_accept`` saying whether this
+    worker is among the least loaded: if not, it leaves the listener to the
+    others for a millisecond (as the multiprocess workers do), or else the one
+    that wakes first takes every connection of a burst.
+    """
+
+    #: How long a worker that is not among the least loaded leaves the listener alone.
+    BALANCE_RETRY_S = 0.001
 
     def __init__(
-        self, loop: Loop, listener: socket.socket, config: ServerConfig, lifecycle: Lifecycle
+        self,
+        loop: Loop,
+        listener: socket.socket,
+        config: ServerConfig,
+        lifecycle: Lifecycle,
+        *,
+        stats: LocalStats | SharedStats | None = None,
+        cap: int | None = None,
+        may_accept: Callable[[], bool] | None = None,
     ) -> None:
         self.loop, self.listener, self.config, self.lifecycle = loop, listener, config, lifecycle
-        self.stats = LocalStats("reactor")
-        self.cap = fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
+        self.stats = stats if stats is not None else LocalStats("reactor")
+        self.cap = (
+            cap if cap is not None else fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
+        )
+        self.may_accept = may_accept
         self.factory = make_connection_factory(config, self.stats)
         self.pumps: set[Pump] = set()
         self.backoff = Backoff()
@@ -270,6 +292,9 @@ class Reactor(PumpSet):
 
     def on_acceptable(self) -> None:
         for _ in range(ACCEPT_BATCH):
+            if self.may_accept is not None and not self.may_accept():
+                self.pause_accepting(self.BALANCE_RETRY_S)
+                return
             try:
                 sock, _ = self.listener.accept()
                 sock.setblocking(False)
@@ -280,8 +305,7 @@ class Reactor(PumpSet):
                 if exc.errno not in SCARCE:
                     raise
                 # out of descriptors: stop watching the listener for a while, never spin
-                self.loop.remove_reader(self.listener_fd)
-                self.loop.call_later(self.backoff.failed(exc), self._accept_again)
+                self.pause_accepting(self.backoff.failed(exc))
                 return
             self.backoff.succeeded()
             pump = Pump(self, sock, self.factory())
@@ -292,6 +316,10 @@ class Reactor(PumpSet):
                 self.stats.opened()
                 self.pumps.add(pump)
                 pump.perform([])  # arms the keep-alive deadline
+
+    def pause_accepting(self, seconds: float) -> None:
+        self.loop.remove_reader(self.listener_fd)
+        self.loop.call_later(seconds, self._accept_again)
 
     def _accept_again(self) -> None:
         if self.accepting:
