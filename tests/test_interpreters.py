@@ -22,8 +22,7 @@ import pytest
 from servers.launcher import ServerProcess, ServerStartError
 from servers.models._interpreter_worker import process_usage
 from servers.registry import unavailable
-from tests.helpers import wait_until
-from tests.test_robustness_util import hello_ok
+from tests.helpers import hello_ok, wait_until
 from tests.wire import Wire, get
 
 REASON = unavailable("interpreters")
