@@ -67,7 +67,11 @@ STYLES: dict[str, Style] = {
 }
 
 #: names that are drawn as another: crawler -> the model it mirrors
-ALIASES: dict[str, str] = {"threads": "thread", "processes": "multiprocess"}
+ALIASES: dict[str, str] = {
+    "threads": "thread",
+    "processes": "multiprocess",
+    "uvloop-streams": "uvloop",
+}
 
 _FALLBACK_COLORS = ("#7b4173", "#637939", "#843c39", "#3182bd", "#e6550d", "#31a354", "#756bb1")
 _FALLBACK_GREYS = ("#353535", "#5a5a5a", "#7a7a7a", "#9a9a9a")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from clients.crawl import CRAWLERS
 from reporting.charts import line_chart
 from reporting.provenance import Provenance, markdown_lines
 
@@ -32,6 +33,16 @@ FIELDS: dict[str, str] = {
 }
 
 
+#: what crawl-bench adds to each crawl's result in its results.json
+BENCH_FIELDS: dict[str, str] = {
+    "wall_s": "wall time of the crawler's process, start-up included",
+    "crawler_cpu_s": "CPU time (user + system) of the crawler's process and its children, start-up included",
+    "connections_peak": "the most connections the server had open at once (a fresh server per crawl)",
+    "digest_ok": "the digest is the site's reachable pages' own: the whole site, nothing else",
+    "within_concurrency": "connections_peak <= the concurrency asked",
+}
+
+
 def fields_help() -> str:
     """:data:`FIELDS` as plain text, one figure a line (the ``--help`` epilog)."""
     width = max(map(len, FIELDS))
@@ -47,14 +58,32 @@ def _cell(runs: Runs, crawler: str, level: int, key: str = "pages_per_s") -> Any
     return None
 
 
+#: Scrapy's loop and client (not a registered crawler: the reference crawl-bench adds)
+SCRAPY = ("Twisted's reactor", "Scrapy")
+
+
+def made_of(crawler: str) -> tuple[str, str]:
+    """The crawler's loop and HTTP client, as the registry gives them."""
+    info = CRAWLERS.get(crawler)
+    if info is None:
+        return SCRAPY if crawler == "scrapy" else ("?", "?")
+    return info.loop, info.client
+
+
 def table(runs: Runs, levels: list[int]) -> str:
-    """Pages/s per crawler (rows) and concurrency (columns), then peak RSS at the top level."""
+    """Pages/s per crawler (rows) and concurrency (columns), then peak RSS at the top level.
+
+    Each row names the crawler's loop and HTTP client: two rows that share one
+    of the two compare the other.
+    """
     crawlers = list(dict.fromkeys(run["crawler"] for run in runs))
     top = levels[-1]
     head = (
-        "| crawler | " + " | ".join(f"c={c}" for c in levels) + f" | peak RSS at c={top} | checks |"
+        "| crawler | loop | HTTP client | "
+        + " | ".join(f"c={c}" for c in levels)
+        + f" | peak RSS at c={top} | checks |"
     )
-    lines = [head, "|" + " --- |" * (len(levels) + 3)]
+    lines = [head, "| --- | --- | --- |" + " ---: |" * (len(levels) + 1) + " --- |"]
     for crawler in crawlers:
         cells = []
         for level in levels:
@@ -71,12 +100,85 @@ def table(runs: Runs, levels: list[int]) -> str:
         rss = top_run.get("peak_rss_bytes")
         rss_text = f"{rss / 2**20:,.0f} MiB" if rss else "?"
         ok = all(r.get("digest_ok") and r.get("within_concurrency") for r in mine)
+        loop, client = made_of(crawler)
         lines.append(
-            f"| {crawler} | "
+            f"| {crawler} | {loop} | {client} | "
             + " | ".join(cells)
             + f" | {rss_text} (c={top_run['concurrency']}) | {'ok' if ok else 'FAILED'} |"
         )
     return "\n".join(lines)
+
+
+#: the crawlers that split the coroutines' speed into loop and library, and what each pair changes
+LIBRARY = ("asyncio", "asyncio-streams")  # aiohttp against http1.py, both on asyncio
+LOOP = ("asyncio-streams", "generators")  # asyncio streams against handloop, both with http1.py
+C_LOOP = ("asyncio-streams", "uvloop-streams")  # the same code on asyncio and on uvloop
+#: a crawler whose process was busy at least this share of its run was bound by its own core
+BUSY = 0.8
+
+
+def busy(run: dict[str, Any]) -> float | None:
+    """The share of its wall time the crawler's processes spent on a CPU (None if not recorded)."""
+    cpu, wall = run.get("crawler_cpu_s"), run.get("wall_s")
+    return cpu / wall if cpu is not None and wall else None
+
+
+def _us(pages_per_s: float) -> float:
+    return 1e6 / pages_per_s
+
+
+def _part(us: float, total: float) -> str:
+    share = f" ({us / total:.0%})" if total > 0 and 0 <= us <= total else ""
+    return f"{us:+,.0f} us{share}"
+
+
+def loop_or_library(runs: Runs, levels: list[int]) -> list[str]:
+    """Where the coroutines' speed comes from, at each level the crawlers' own core bounds.
+
+    A page's time (1 / pages/s) is what the crawler's one core spends on it once
+    that core is the limit, so the times add up: aiohttp to the generators is
+    the library (aiohttp to streams, same loop) plus the loop (asyncio streams
+    to handloop, same HTTP code).
+    """
+    names = {*LIBRARY, *LOOP, *C_LOOP}
+    lines = []
+    for level in levels:
+        at = {
+            r["crawler"]: r
+            for r in runs
+            if r["concurrency"] == level and r["crawler"] in names and r.get("pages_per_s")
+        }
+        if not {*LIBRARY, *LOOP} <= at.keys():
+            continue
+        shares = [busy(at[name]) for name in (*LIBRARY, *LOOP)]
+        if any(share is None or share < BUSY for share in shares):
+            continue  # waiting, not the crawler's CPU, sets the pace: times per page do not add
+        rate = {name: run["pages_per_s"] for name, run in at.items()}
+        us = {name: _us(value) for name, value in rate.items()}
+        library = us["asyncio"] - us["asyncio-streams"]
+        loop = us["asyncio-streams"] - us["generators"]
+        total = library + loop
+        least = min(share for share in shares if share is not None)
+        text = (
+            f"- **Loop or library, at c={level}** (each crawler's core busy {least:.0%} of its run "
+            "or more, so a page's time, 1 / pages/s, is what the crawler spends on it): "
+            f"asyncio + aiohttp {rate['asyncio']:,.0f} pages/s ({us['asyncio']:,.0f} us a page), "
+            f"asyncio-streams {rate['asyncio-streams']:,.0f} ({us['asyncio-streams']:,.0f} us), "
+            f"generators on handloop {rate['generators']:,.0f} ({us['generators']:,.0f} us). "
+            f"Of the {total:,.0f} us a page between aiohttp and the generators, the library "
+            f"(aiohttp against http1.py over asyncio streams, both on asyncio) is {_part(library, total)}, "
+            f"the loop (asyncio's tasks and streams against generators on handloop, the same "
+            f"HTTP code) {_part(loop, total)}."
+        )
+        if "uvloop-streams" in at:
+            gain = us["asyncio-streams"] - us["uvloop-streams"]
+            text += (
+                f" The same streams crawler on uvloop: {rate['uvloop-streams']:,.0f} pages/s "
+                f"({us['uvloop-streams']:,.0f} us), {abs(gain):,.0f} us a page "
+                f"{'less' if gain >= 0 else 'more'} than on the stdlib loop."
+            )
+        lines.append(text)
+    return lines
 
 
 def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
@@ -132,6 +234,7 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
             f"{c} {v / 2**20:,.0f} MiB" for c, v in sorted(rss.items(), key=lambda kv: kv[1])
         )
         lines.append(f"- **Coroutines are cheapest.** Peak memory at c={highest}: {ranked}.")
+    lines += loop_or_library(runs, levels)
     mid = [lv for lv in levels if lv > 1]
     aio = {lv: _cell(runs, "asyncio", lv) for lv in mid}
     scrapy = {lv: _cell(runs, "scrapy", lv) for lv in mid}
@@ -197,6 +300,10 @@ def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
             "Each crawl's result in results.json has these figures:",
             "",
             *(f"- `{name}`: {text}" for name, text in FIELDS.items()),
+            "",
+            "and crawl-bench adds:",
+            "",
+            *(f"- `{name}`: {text}" for name, text in BENCH_FIELDS.items()),
             "",
         ]
     )

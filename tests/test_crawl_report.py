@@ -1,0 +1,104 @@
+"""The crawl-bench report: the table's loop and client columns, and the loop-or-library split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clients.crawl import CRAWLERS, crawler_names
+from clients.crawl.report import (
+    BUSY,
+    C_LOOP,
+    LIBRARY,
+    LOOP,
+    loop_or_library,
+    made_of,
+    table,
+    write_report,
+)
+
+LEVELS = [1, 10, 100]
+
+
+def run(crawler: str, concurrency: int, pages_per_s: float, busy: float) -> dict[str, Any]:
+    """One crawl-bench run as results.json holds it; ``busy`` is its CPU time / wall time."""
+    return {
+        "crawler": crawler,
+        "concurrency": concurrency,
+        "pages_per_s": pages_per_s,
+        "peak_rss_bytes": 30 * 2**20,
+        "wall_s": 2.0,
+        "crawler_cpu_s": 2.0 * busy,
+        "digest_ok": True,
+        "within_concurrency": True,
+    }
+
+
+def split_runs(busy: float = 0.99) -> list[dict[str, Any]]:
+    """aiohttp 2,000 pages/s (500 us a page), streams 2,500 (400), uvloop 3,125 (320), generators 3,200 (312.5)."""
+    rates = {
+        "asyncio": 2_000,
+        "asyncio-streams": 2_500,
+        "uvloop-streams": 3_125,
+        "generators": 3_200,
+    }
+    runs = [run(name, 10, rate / 4, 0.3) for name, rate in rates.items()]
+    return runs + [run(name, 100, rate, busy) for name, rate in rates.items()]
+
+
+def test_the_pairs_change_one_thing_each() -> None:
+    """Library: the same loop, another client. Loop: the same HTTP code, another loop."""
+    (a, b), (c, d), (e, f) = LIBRARY, LOOP, C_LOOP
+    assert CRAWLERS[a].loop == CRAWLERS[b].loop and CRAWLERS[a].client != CRAWLERS[b].client
+    assert CRAWLERS[e].client == CRAWLERS[f].client and CRAWLERS[e].loop != CRAWLERS[f].loop
+    assert CRAWLERS[c].loop != CRAWLERS[d].loop
+    assert "http1.py" in CRAWLERS[c].client and "http1.py" in CRAWLERS[d].client
+
+
+@pytest.mark.parametrize("crawler", crawler_names())
+def test_every_row_names_its_loop_and_client(crawler: str) -> None:
+    text = table([run(crawler, 1, 70.0, 0.1), run(crawler, 10, 700.0, 0.4)], [1, 10])
+    loop, client = made_of(crawler)
+    row = text.splitlines()[2]
+    assert row.startswith(f"| {crawler} | {loop} | {client} | 70 | ")
+    assert row.endswith("| ok |")
+
+
+def test_loop_and_library_add_up_to_the_gap() -> None:
+    (line,) = loop_or_library(split_runs(), LEVELS)  # c=10 is not CPU-bound: left out
+    assert line.startswith("- **Loop or library, at c=100** (each crawler's core busy 99%")
+    assert "Of the 188 us a page between aiohttp and the generators" in line
+    assert "is +100 us (53%)" in line  # 500 - 400
+    assert "HTTP code) +88 us (47%)" in line  # 400 - 312.5
+    assert "on uvloop: 3,125 pages/s (320 us), 80 us a page less than on the stdlib loop" in line
+
+
+def test_no_split_where_a_crawler_waited_more_than_it_worked() -> None:
+    assert loop_or_library(split_runs(busy=BUSY - 0.1), LEVELS) == []
+    unmeasured = [{k: v for k, v in r.items() if k != "crawler_cpu_s"} for r in split_runs()]
+    assert loop_or_library(unmeasured, LEVELS) == []
+
+
+def test_no_split_without_the_streams_crawler() -> None:
+    runs = [r for r in split_runs() if r["crawler"] != "asyncio-streams"]
+    assert loop_or_library(runs, LEVELS) == []
+
+
+def test_a_loop_that_costs_more_is_said_so() -> None:
+    runs = split_runs()
+    for r in runs:
+        if r["crawler"] == "uvloop-streams":
+            r["pages_per_s"] = 2_000.0
+    (line,) = loop_or_library(runs, LEVELS)
+    assert "on uvloop: 2,000 pages/s (500 us), 100 us a page more than on the stdlib loop" in line
+
+
+def test_the_report_carries_the_split(tmp_path: Path) -> None:
+    setup = {"pages": 2000, "latency_ms": 10, "server": "asyncio", "python": "3.11", "cpus": 2}
+    text = write_report(tmp_path, {**setup, "levels": [10, 100]}, split_runs())
+    assert "| crawler | loop | HTTP client | c=10 | c=100 |" in text
+    assert "**Loop or library, at c=100**" in text
+    assert "`crawler_cpu_s`" in text
+    assert (tmp_path / "pages_per_s.png").stat().st_size > 0
