@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -40,18 +39,8 @@ def _have_scrapy() -> bool:
     return probe.returncode == 0
 
 
-def _children_cpu_s() -> float:
-    """CPU seconds (user + system) of this process's children waited for so far, theirs included."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
-    """One crawl against a fresh server; the crawler's JSON plus the checks.
-
-    Adds ``wall_s`` and ``crawler_cpu_s``: the crawler process's wall time and CPU
-    time (its own children included), start-up included in both.
-    """
+    """One crawl against a fresh server; the crawler's JSON plus the checks."""
     client_cpus, server_cpus = _cpus()
     site = ["--site-pages", str(args.pages), "--site-latency-ms", str(args.latency_ms)]
     with ServerProcess(args.server, "http", site, cpus=server_cpus) as server:
@@ -73,7 +62,6 @@ def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[st
                 "--json",
             ]
         started = time.perf_counter()
-        before = _children_cpu_s()
         proc = subprocess.run(
             command,
             capture_output=True,
@@ -82,14 +70,12 @@ def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[st
             preexec_fn=(lambda: os.sched_setaffinity(0, client_cpus)) if client_cpus else None,
         )
         wall = time.perf_counter() - started
-        cpu = _children_cpu_s() - before
         if proc.returncode != 0:
             return {"crawler": crawler, "concurrency": concurrency, "failed": proc.stderr[-2000:]}
         result = json.loads(proc.stdout)
         with urllib.request.urlopen(f"{server.url}/stats", timeout=10) as resp:
             stats = json.load(resp)
     result["wall_s"] = round(wall, 3)
-    result["crawler_cpu_s"] = round(cpu, 3)
     result["connections_peak"] = stats["connections_peak"]
     result["digest_ok"] = result["digest"] == url_digest(Site(args.pages).reachable_pages())
     result["within_concurrency"] = stats["connections_peak"] <= concurrency

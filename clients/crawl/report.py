@@ -26,6 +26,7 @@ FIELDS: dict[str, str] = {
     "errors": "failed fetches by kind: http_<status>, timeout, connection, protocol, too_large...",
     "elapsed_s": "wall time of the crawl, from its start to its end",
     "pages_per_s": "pages / elapsed_s",
+    "cpu_s": "CPU time (user + system) the crawl took: its process, and its workers where it forks",
     "peak_rss_bytes": "peak resident memory of the crawler (its processes summed where it forks)",
     "digest": "a digest of the set of pages' paths: equal digests, equal crawls",
     "interrupted": "true when Ctrl-C (SIGINT) cut the crawl short: the figures cover what was done",
@@ -36,7 +37,6 @@ FIELDS: dict[str, str] = {
 #: what crawl-bench adds to each crawl's result in its results.json
 BENCH_FIELDS: dict[str, str] = {
     "wall_s": "wall time of the crawler's process, start-up included",
-    "crawler_cpu_s": "CPU time (user + system) of the crawler's process and its children, start-up included",
     "connections_peak": "the most connections the server had open at once (a fresh server per crawl)",
     "digest_ok": "the digest is the site's reachable pages' own: the whole site, nothing else",
     "within_concurrency": "connections_peak <= the concurrency asked",
@@ -113,18 +113,19 @@ def table(runs: Runs, levels: list[int]) -> str:
 LIBRARY = ("asyncio", "asyncio-streams")  # aiohttp against http1.py, both on asyncio
 LOOP = ("asyncio-streams", "generators")  # asyncio streams against handloop, both with http1.py
 C_LOOP = ("asyncio-streams", "uvloop-streams")  # the same code on asyncio and on uvloop
-#: a crawler whose process was busy at least this share of its run was bound by its own core
+#: a crawl that kept its core busy this share of its time or more was bound by its own CPU
 BUSY = 0.8
 
 
 def busy(run: dict[str, Any]) -> float | None:
-    """The share of its wall time the crawler's processes spent on a CPU (None if not recorded)."""
-    cpu, wall = run.get("crawler_cpu_s"), run.get("wall_s")
-    return cpu / wall if cpu is not None and wall else None
+    """The share of the crawl's time its process spent on a CPU (None if not recorded)."""
+    cpu, elapsed = run.get("cpu_s"), run.get("elapsed_s")
+    return cpu / elapsed if cpu is not None and elapsed else None
 
 
-def _us(pages_per_s: float) -> float:
-    return 1e6 / pages_per_s
+def cpu_us_per_page(run: dict[str, Any]) -> float:
+    """The crawler's CPU time per page fetched, in microseconds."""
+    return run["cpu_s"] / run["pages"] * 1e6
 
 
 def _part(us: float, total: float) -> str:
@@ -133,12 +134,12 @@ def _part(us: float, total: float) -> str:
 
 
 def loop_or_library(runs: Runs, levels: list[int]) -> list[str]:
-    """Where the coroutines' speed comes from, at each level the crawlers' own core bounds.
+    """Where the coroutines' speed comes from, at each level the crawlers' own CPU bounds.
 
-    A page's time (1 / pages/s) is what the crawler's one core spends on it once
-    that core is the limit, so the times add up: aiohttp to the generators is
-    the library (aiohttp to streams, same loop) plus the loop (asyncio streams
-    to handloop, same HTTP code).
+    There the crawler's CPU time per page sets its pages/s, and the CPU times
+    add up: aiohttp's to the generators' is the library (aiohttp to http1.py
+    over streams, the same loop) plus the loop (asyncio streams to sockets on
+    handloop, the same HTTP code).
     """
     names = {*LIBRARY, *LOOP, *C_LOOP}
     lines = []
@@ -146,7 +147,7 @@ def loop_or_library(runs: Runs, levels: list[int]) -> list[str]:
         at = {
             r["crawler"]: r
             for r in runs
-            if r["concurrency"] == level and r["crawler"] in names and r.get("pages_per_s")
+            if r["concurrency"] == level and r["crawler"] in names and r.get("pages")
         }
         if not {*LIBRARY, *LOOP} <= at.keys():
             continue
@@ -154,15 +155,15 @@ def loop_or_library(runs: Runs, levels: list[int]) -> list[str]:
         if any(share is None or share < BUSY for share in shares):
             continue  # waiting, not the crawler's CPU, sets the pace: times per page do not add
         rate = {name: run["pages_per_s"] for name, run in at.items()}
-        us = {name: _us(value) for name, value in rate.items()}
+        us = {name: cpu_us_per_page(run) for name, run in at.items()}
         library = us["asyncio"] - us["asyncio-streams"]
         loop = us["asyncio-streams"] - us["generators"]
         total = library + loop
         least = min(share for share in shares if share is not None)
         text = (
-            f"- **Loop or library, at c={level}** (each crawler's core busy {least:.0%} of its run "
-            "or more, so a page's time, 1 / pages/s, is what the crawler spends on it): "
-            f"asyncio + aiohttp {rate['asyncio']:,.0f} pages/s ({us['asyncio']:,.0f} us a page), "
+            f"- **Loop or library, at c={level}** (each crawler's core busy {least:.0%} of the crawl "
+            "or more: its CPU time per page sets its pages/s): "
+            f"asyncio + aiohttp {rate['asyncio']:,.0f} pages/s ({us['asyncio']:,.0f} us of CPU a page), "
             f"asyncio-streams {rate['asyncio-streams']:,.0f} ({us['asyncio-streams']:,.0f} us), "
             f"generators on handloop {rate['generators']:,.0f} ({us['generators']:,.0f} us). "
             f"Of the {total:,.0f} us a page between aiohttp and the generators, the library "
