@@ -52,8 +52,9 @@ STYLES: dict[str, Style] = {
     "threadpool": Style("#ffa600", "<"),
     "iouring": Style("#003f5c", ">"),
     "interpreters": Style("#2f9e8f", "*"),
-    # the crawlers' baseline
+    # the crawlers of their own: the baseline, and asyncio's loop without aiohttp (a lighter blue)
     "sequential": Style("#000000", "8"),
+    "asyncio-streams": Style("#6baed6", "s"),
     # the references: grey and dashed, told apart by shade and marker
     "ref-bare": _ref("#404040", "s"),
     "ref-aiohttp": _ref("#808080", "^"),
