@@ -130,7 +130,7 @@ def test_site_pages_and_404(model_server: ServerProcess) -> None:
         assert index.status == 200 and b'href="/site/1"' in index.body
         assert w.request(get("/site/49")).status == 200
         missing = w.request(get("/site/50"))
-    assert missing.status == 404 and missing.closes
+    assert missing.status == 404 and not missing.closes
 
 
 def test_stats_document(model_server: ServerProcess) -> None:
@@ -162,7 +162,8 @@ BAD_INPUTS = [
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n\r\n", 400),
     (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505),
-    (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    (b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
     (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n", 413),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
     (
@@ -171,8 +172,12 @@ BAD_INPUTS = [
         + b"\r\n",
         431,
     ),
+    (b"PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+]
+#: Refusals of a well-formed request read to its end: the connection stays open.
+REFUSALS_KEPT_OPEN = [
     (b"GET /io?ms=abc HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    (b"PUT / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 405),
     (b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404),
 ]
 
@@ -191,6 +196,20 @@ def test_bad_input_answered_closed_and_others_unaffected(
             assert w.closed_by_peer()
         assert bystander.read_response().status == 200
         assert bystander.request(get("/")).status == 200
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    REFUSALS_KEPT_OPEN,
+    ids=[str(s) + "-" + repr(d[:24]) for d, s in REFUSALS_KEPT_OPEN],
+)
+def test_refusal_keeps_the_connection_serving(
+    model_server: ServerProcess, data: bytes, status: int
+) -> None:
+    with Wire(model_server.port) as w:
+        r = w.request(data)
+        assert r.status == status and not r.closes
+        assert w.request(get("/")).status == 200
 
 
 def test_echo_protocol_streams_a_mebibyte(model_echo_server: ServerProcess) -> None:

@@ -128,6 +128,20 @@ PIECES = [
     b"\x7f",
     b"\xff",
     b"x" * 70,
+    # the branches of the request-target, Host and chunk-extension grammars
+    b"CONNECT",
+    b"OPTIONS",
+    b"http://",
+    b"h:80",
+    b"[::1]",
+    b"%",
+    b"%2F",
+    b"\\",
+    b"|",
+    b'"x"',
+    b"Transfer-Encoding: chunked",
+    b"5;a=b",
+    b'5;a="\\""',
 ]
 HTTPISH = st.lists(st.sampled_from(PIECES), max_size=60).map(b"".join)
 CUTS = st.lists(st.integers(min_value=0, max_value=10_000), max_size=12)

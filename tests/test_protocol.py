@@ -12,7 +12,14 @@ from servers.protocol import CLOSE, CRASH, Compute, ServerConfig, Wait
 from servers.protocol.config import Limits
 from servers.protocol.connection import EchoConnection, HttpConnection, make_connection_factory
 from servers.protocol.errors import ProtocolError
-from servers.protocol.http11 import CLOSED, CONTINUE, NEED_DATA, Request, RequestParser
+from servers.protocol.http11 import (
+    CLOSED,
+    CONTINUE,
+    MAX_BLANK_LINES,
+    NEED_DATA,
+    Request,
+    RequestParser,
+)
 from servers.protocol.site import Site
 
 
@@ -61,6 +68,7 @@ def both(data: bytes, **kw: object) -> list:
 
 
 GOOD = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
 def test_simple_get() -> None:
@@ -118,6 +126,121 @@ def test_clean_eof_between_requests() -> None:
 def test_leading_empty_lines_tolerated() -> None:
     [req] = both(b"\r\n\r\n" + GOOD)
     assert req.path == b"/"
+    assert len(both((b"\r\n" * MAX_BLANK_LINES + GOOD) * 3)) == 3  # counted per request
+
+
+def test_endless_empty_lines_are_refused() -> None:
+    """Each empty line would restart the keep-alive clock: a client could hold the connection."""
+    assert both(b"\r\n" * (MAX_BLANK_LINES + 1) + GOOD) == [("error", 400)]
+    assert both(GOOD + b"\r\n" * 1000) == [both(GOOD)[0], ("error", 400)]
+
+
+#: Valid by RFC 9112 / RFC 9110 and so accepted: (bytes, what the single request must show).
+VALID_CHUNK_LINES = [
+    b"5 ;a=b",  # BWS before ";"
+    b"5; a = b",  # BWS around ";" and "="
+    b"5\t;\ta\t=\tb",
+    b'5;a="I \\"love\\""',  # a quoted-pair in a quoted-string
+    b'5;a="x\ty \x80\xff"',  # HTAB, SP and obs-text are qdtext
+    b'5;a="\\\t\\\x80"',  # a quoted-pair may escape HTAB and obs-text
+    b'5;a=""',
+    b"5;a;b=c;d",
+    b"005",  # leading zeros
+    b"5;!#$%&'*+-.^_`|~=~",  # every tchar
+]
+
+
+@pytest.mark.parametrize("line", VALID_CHUNK_LINES)
+def test_valid_chunk_lines_are_accepted(line: bytes) -> None:
+    [req] = both(CHUNKED_HEAD + line + b'\r\nhello\r\n0;last="yes"\r\n\r\n', eof=True)[:-1]
+    assert req.body == b"hello"
+
+
+VALID_HEADS = [
+    # (head, expected (method, path, query, version))
+    (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", (b"GET", b"/", b"", b"1.1")),  # RFC 9110 2.5
+    (b"GET /a%20b%2F HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"/a%20b%2F", b"", b"1.1")),
+    (
+        b"GET /a:b@c!$&'()*+,;=-._~ HTTP/1.1\r\nHost: h\r\n\r\n",
+        (b"GET", b"/a:b@c!$&'()*+,;=-._~", b"", b"1.1"),
+    ),
+    (b"GET //x/?a/b?c HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"//x/", b"a/b?c", b"1.1")),
+    (b"GET /x? HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"/x", b"", b"1.1")),
+    (b"GET HTTP://H:80/io?ms=1 HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"/io", b"ms=1", b"1.1")),
+    (b"GET http://h HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"/", b"", b"1.1")),
+    (b"GET https://h?x HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"/", b"x", b"1.1")),
+    (b"GET http://[::1]:8/a HTTP/1.1\r\nHost: h\r\n\r\n", (b"GET", b"/a", b"", b"1.1")),
+    (b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", (b"OPTIONS", b"*", b"", b"1.1")),
+    (b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", (b"CONNECT", b"", b"", b"1.1")),
+    (b"CONNECT [::1]:443 HTTP/1.1\r\nHost: h\r\n\r\n", (b"CONNECT", b"", b"", b"1.1")),
+    (b"MKCOLA / HTTP/1.1\r\nHost: h\r\n\r\n", (b"MKCOLA", b"/", b"", b"1.1")),
+    # Host = uri-host [ ":" port ], empty included (RFC 9110 section 7.2)
+    *[
+        (b"GET / HTTP/1.1\r\nHost:" + host + b"\r\n\r\n", (b"GET", b"/", b"", b"1.1"))
+        for host in (
+            b"",
+            b" ",
+            b" h:",
+            b" 127.0.0.1:8000",
+            b" [::1]",
+            b" [2001:db8::7]:80",
+            b" [::ffff:192.0.2.1]",
+            b" [1:2:3:4:5:6:7:8]",
+            b" [v1.x:y]",
+            b" a%41b.example",
+            b" xn--bcher-kva.example",
+            b" a!$&'()*+,;=b",
+        )
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"), VALID_HEADS, ids=[repr(h[:30]) for h, _ in VALID_HEADS]
+)
+def test_valid_heads_are_accepted(head: bytes, expected: tuple[bytes, ...]) -> None:
+    [req] = both(head)
+    assert (req.method, req.path, req.query, req.version) == expected
+
+
+@pytest.mark.parametrize(
+    "field",
+    [b"chunked,", b", chunked", b"Chunked", b"chunked , ", b",,chunked"],
+)
+def test_empty_list_elements_are_ignored(field: bytes) -> None:
+    """A recipient must accept empty list elements (RFC 9110 section 5.6.1.2)."""
+    [req] = both(
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + field + b"\r\n\r\n"
+        b"2\r\nhi\r\n0\r\n\r\n"
+    )
+    assert req.body == b"hi"
+
+
+def test_content_length_leading_zeros() -> None:
+    """Content-Length = 1*DIGIT: leading zeros are valid (RFC 9110 section 8.6)."""
+    [req] = both(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0000000000000005\r\n\r\nhello")
+    assert req.body == b"hello"
+
+
+def test_empty_expect_expects_nothing() -> None:
+    parser = RequestParser()
+    parser.receive_data(b"POST / HTTP/1.1\r\nHost: h\r\nExpect:\r\nContent-Length: 1\r\n\r\n")
+    assert parser.next_event() is NEED_DATA  # no CONTINUE
+
+
+def test_expect_is_case_insensitive_and_a_list() -> None:
+    parser = RequestParser()
+    parser.receive_data(
+        b"POST / HTTP/1.1\r\nHost: h\r\nExpect: , 100-Continue ,\r\nContent-Length: 1\r\n\r\n"
+    )
+    assert parser.next_event() is CONTINUE
+
+
+def test_connection_close_wins_over_keep_alive() -> None:
+    [req] = both(b"GET / HTTP/1.0\r\nConnection: close\r\nConnection: Keep-Alive\r\n\r\n")
+    assert not req.keep_alive
+    [req] = both(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: TE, Close\r\n\r\n")
+    assert not req.keep_alive
 
 
 BAD = [
@@ -127,8 +250,23 @@ BAD = [
     (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +3\r\n\r\nabc", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -3\r\n\r\n", 400),
-    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    # chunked must be the final coding, else 400 (RFC 9112 section 6.3); a coding we do not
+    # implement before it is 501
+    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400),
+    (
+        b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: identity\r\n\r\n",
+        400,
+    ),
+    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: ,\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;a=b\r\n\r\n", 501),
+    # a comma inside a quoted parameter does not split the list
+    (b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip;q="a,chunked"\r\n\r\n', 400),
+    (b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: x;q="a, b", chunked\r\n\r\n', 501),
+    (b'POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: x;q="a\r\n\r\n', 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400),
     (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     # headers
@@ -147,7 +285,7 @@ BAD = [
     (b"GET noslash HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505),
-    (b"GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505),
+    (b"GET / HTTP/0.9\r\nHost: h\r\n\r\n", 505),
     (b"GET / HTTP/11\r\nHost: h\r\n\r\n", 400),
     (b"GET /\xff HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     # chunk framing
@@ -155,6 +293,55 @@ BAD = [
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400),
     (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n", 400),
+    # whitespace after the chunk size or after an extension (RFC 9112 section 7.1: BWS only
+    # around ";" and "="); controls in a quoted extension value (qdtext, RFC 9110 5.6.4)
+    *[
+        (CHUNKED_HEAD + line + b"\r\nhello\r\n0\r\n\r\n", 400)
+        for line in (
+            b"5 ",
+            b"5\t",
+            b"5;a=b ",
+            b"5;a ",
+            b"5;a=b\t",
+            b'5;a="x\x00"',
+            b'5;a="\x1b"',
+            b'5;a="\x7f"',
+            b'5;a="\\\x00"',
+            b'5;a="x\\"',
+            b"5;a=\x80",
+            b"5;=b",
+            b"5;a=",
+        )
+    ],
+    (CHUNKED_HEAD + b"5\r\nhello\r\n0 \r\n\r\n", 400),
+    (CHUNKED_HEAD + b"5\r\nhello\r\n0;a=b \r\n\r\n", 400),
+    # request targets outside RFC 9112 section 3.2 and RFC 3986
+    (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET /a%4 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b'GET /a"b HTTP/1.1\r\nHost: h\r\n\r\n', 400),
+    (b"GET /a|b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET /?a[]=1 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET http://u@h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET http://h:x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET ftp://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET h:80 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"GET * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"CONNECT / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    (b"CONNECT http://h/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    # Host = uri-host [ ":" port ] (RFC 9112 section 3.2: an invalid value must get 400)
+    *[
+        (b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n", 400)
+        for host in (b"a b", b"x/y", b"x:80a", b"u@x", b"[::g]", b"[1:2]", b"x:1:2", b"%zz")
+    ],
+    # the lists the core reads (RFC 9110 sections 7.6.1, 10.1.1)
+    (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close x\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue=1\r\n\r\n", 417),
+    (b"GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue, x\r\n\r\n", 417),
+    (b"GET / HTTP/1.1\r\nHost: h\r\nExpect: a b\r\n\r\n", 400),
+    # sizes: leading zeros do not count, significant digits do
+    (b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1%s\r\n\r\n" % (b"0" * 16), 413),
+    (CHUNKED_HEAD + b"1" + b"0" * 15 + b"\r\n", 413),
     # incomplete at EOF
     (b"GET / HTTP/1.1\r\nHost: h\r\n", 400),
 ]
@@ -266,10 +453,11 @@ def test_io_route_asks_for_a_wait_before_answering() -> None:
 
 
 @pytest.mark.parametrize("query", [b"ms=-1", b"ms=10001", b"ms=abc", b"ms=1&ms=2", b"ms=1.5"])
-def test_io_rejects_bad_query_values(query: bytes) -> None:
+def test_io_rejects_bad_query_values_and_keeps_the_connection(query: bytes) -> None:
     conn, _ = connection()
-    response, close = conn.receive_data(b"GET /io?" + query + b" HTTP/1.1\r\nHost: h\r\n\r\n")
-    assert status_of(response) == 400 and close is CLOSE
+    [response] = conn.receive_data(b"GET /io?" + query + b" HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert status_of(response) == 400 and b"Connection: close" not in response
+    assert not conn.closed
 
 
 def test_cpu_route_is_deterministic_compute() -> None:
@@ -284,19 +472,98 @@ def test_cpu_route_is_deterministic_compute() -> None:
 
 def test_crash_is_404_unless_allowed() -> None:
     conn, _ = connection()
-    response, close = conn.receive_data(b"GET /crash HTTP/1.1\r\nHost: h\r\n\r\n")
+    [response] = conn.receive_data(b"GET /crash HTTP/1.1\r\nHost: h\r\n\r\n")
     assert status_of(response) == 404
     conn, _ = connection(allow_crash=True)
     assert conn.receive_data(b"GET /crash HTTP/1.1\r\nHost: h\r\n\r\n") == [CRASH, CLOSE]
 
 
-def test_unknown_route_and_wrong_method() -> None:
+def test_unknown_route_and_wrong_method_keep_the_connection() -> None:
+    """404 and 405 answer a well-formed request read to its end: the connection stays open."""
     conn, _ = connection()
-    response, close = conn.receive_data(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
+    [response] = conn.receive_data(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert status_of(response) == 404 and b"Connection: close" not in response
+    [response] = conn.receive_data(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    assert status_of(response) == 405 and b"Allow: GET, HEAD\r\n" in response
+    assert b"Connection: close" not in response
+    [response] = conn.receive_data(GOOD)
+    assert status_of(response) == 200 and not conn.closed
+
+
+def test_refused_request_body_is_consumed_before_the_next_request() -> None:
+    """A pipelined request after a 404 with a body (chunked) is read from the right byte."""
+    conn, _ = connection()
+    actions = conn.receive_data(
+        b"POST /nope HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nGET\r\n0\r\n\r\n" + GOOD
+    )
+    assert [status_of(a) for a in actions] == [404, 200] and not conn.closed
+
+
+def test_refusals_close_when_the_request_said_so() -> None:
+    conn, _ = connection()
+    response, close = conn.receive_data(
+        b"GET /nope HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    )
+    assert status_of(response) == 404 and b"Connection: close\r\n" in response and close is CLOSE
+    conn, _ = connection()
+    response, close = conn.receive_data(b"GET /nope HTTP/1.0\r\n\r\n")
     assert status_of(response) == 404 and close is CLOSE
     conn, _ = connection()
-    response, close = conn.receive_data(b"DELETE / HTTP/1.1\r\nHost: h\r\n\r\n")
-    assert status_of(response) == 405 and b"Allow: GET, HEAD\r\n" in response
+    [response] = conn.receive_data(b"GET /nope HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert status_of(response) == 404 and b"Connection: keep-alive\r\n" in response
+    conn, _ = connection()
+    conn.draining = True
+    response, close = conn.receive_data(b"GET /nope HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert b"Connection: close\r\n" in response and close is CLOSE
+
+
+def test_head_refusal_has_no_body() -> None:
+    conn, _ = connection()
+    [response] = conn.receive_data(b"HEAD /nope HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert status_of(response) == 404 and response.endswith(b"\r\n\r\n")
+    assert int(response.split(b"Content-Length: ")[1].split(b"\r\n")[0]) > 0
+    [response] = conn.receive_data(b"HEAD /echo HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert status_of(response) == 405 and response.endswith(b"\r\n\r\n")
+    assert b"Allow: POST\r\n" in response
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HEAD / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        b"HEAD / HTTP/1.1\r\nHost: h\r\nX: \x01\r\n\r\n",
+        b"HEAD / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\n",
+    ],
+)
+def test_a_broken_head_request_gets_no_body_either(data: bytes) -> None:
+    """A response to HEAD never carries content (RFC 9110 section 9.3.2), refusals included."""
+    conn, _ = connection()
+    response, close = conn.receive_data(data)
+    assert status_of(response) == 400 and response.endswith(b"\r\n\r\n") and close is CLOSE
+
+
+def test_a_timed_out_head_request_gets_no_body() -> None:
+    conn, _ = connection()
+    conn.receive_data(b"HEAD / HTTP/1.1\r\nHost: h\r\n")
+    [response, close] = conn.timed_out()
+    assert status_of(response) == 408 and response.endswith(b"\r\n\r\n") and close is CLOSE
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [b"MKCOLA / HTTP/1.1", b"CONNECT h:443 HTTP/1.1", b"PUT / HTTP/1.1", b"get / HTTP/1.1"],
+)
+def test_methods_nothing_implements_get_501_and_close(request_line: bytes) -> None:
+    conn, _ = connection()
+    response, close = conn.receive_data(request_line + b"\r\nHost: h\r\n\r\n")
+    assert status_of(response) == 501 and close is CLOSE
+
+
+def test_the_known_methods_are_those_the_routes_serve() -> None:
+    from servers.protocol.app import App
+
+    assert App(ServerConfig(), FakeStats()).methods == {b"GET", b"HEAD", b"POST"}
 
 
 def test_head_has_headers_only() -> None:

@@ -3,6 +3,14 @@
 ``App.handle(request, keep_alive, out)`` appends the actions answering one
 request to ``out`` (response bytes, or effects followed by what to send after
 them) and returns whether the connection stays open.
+
+The methods the server knows are those some route serves (GET, HEAD and POST):
+any other method is answered 501 and the connection closes, since the server
+cannot tell what the client will send next (RFC 9110 sections 9.1, 15.6.2: not
+implemented for any resource). A known method that a route does not serve is
+answered 405 with ``Allow``; an unknown path 404; a bad query value 400. Those
+three concern a well-formed request read to its end, so the connection stays
+open (see :mod:`servers.protocol.errors`).
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from typing import Any, Protocol
 from servers.protocol.config import CPU_N_MAX, IO_MS_MAX, ServerConfig
 from servers.protocol.cpu import cpu_work
 from servers.protocol.effects import CRASH, Action, Compute, Wait
-from servers.protocol.errors import ProtocolError
+from servers.protocol.errors import ProtocolError, RequestError
 from servers.protocol.http11 import Request
 from servers.protocol.responses import JSON, date_line, error_response, render
 from servers.protocol.site import Site
@@ -48,26 +56,45 @@ class App:
             b"/cpu": ((b"GET", b"HEAD"), self._cpu),
             b"/stats": ((b"GET", b"HEAD"), self._stats),
         }
+        #: every path under /site/
+        self._site_route: tuple[tuple[bytes, ...], Route] = ((b"GET", b"HEAD"), self._site)
         self._hello_date = b""
         self._hello_bytes = b""
         if config.allow_crash:
             self._routes[b"/crash"] = ((b"GET", b"POST"), self._crash)
+        #: The methods this server implements: those some route serves.
+        self.methods = frozenset(
+            method
+            for methods, _ in [*self._routes.values(), self._site_route]
+            for method in methods
+        )
 
     def handle(self, req: Request, keep_alive: bool, out: list[Action]) -> bool:
-        """Answer one request; raises :class:`ProtocolError` for a bad query value."""
+        """Answer one request; raises :class:`ProtocolError` for a method we do not implement."""
         self.stats.request_done()
-        entry = self._routes.get(req.path)
-        if entry is None:
-            if not req.path.startswith(b"/site/"):
-                raise ProtocolError(404, "no such route")
-            entry = ((b"GET", b"HEAD"), self._site)
-        methods, route = entry
-        if req.method not in methods:
-            allow = b"Allow: %s\r\n" % b", ".join(methods)
-            exc = ProtocolError(405, f"{req.method.decode()} not allowed here")
-            out.append(error_response(exc, head=req.method == b"HEAD", extra=allow))
-            return False
-        return route(req, keep_alive, out)
+        if req.method not in self.methods:
+            raise ProtocolError(501, f"the {req.method.decode()} method is not implemented")
+        try:
+            entry = self._routes.get(req.path)
+            if entry is None:
+                if not req.path.startswith(b"/site/"):
+                    raise RequestError(404, "no such route")
+                entry = self._site_route
+            methods, route = entry
+            if req.method not in methods:
+                allow = b"Allow: %s\r\n" % b", ".join(methods)
+                raise RequestError(405, f"{req.method.decode()} not allowed here", allow)
+            return route(req, keep_alive, out)
+        except RequestError as exc:
+            out.append(
+                error_response(
+                    exc,
+                    keep_alive=keep_alive,
+                    http10=req.version == b"1.0",
+                    head=req.method == b"HEAD",
+                )
+            )
+            return keep_alive
 
     # -- routes ----------------------------------------------------------------
     def _hello(self, req: Request, keep: bool, out: list[Action]) -> bool:
@@ -147,8 +174,7 @@ class App:
         page = self.site.lookup(req.path)
         head = req.method == b"HEAD"
         if page.status >= 400:
-            out.append(error_response(ProtocolError(page.status, "no such page"), head=head))
-            return False
+            raise RequestError(page.status, "no such page")
         if page.delay_s:
             out.append(Wait(page.delay_s))
         extra = b"Location: %s\r\n" % page.location if page.location else b""
@@ -175,12 +201,12 @@ def int_param(query: bytes, name: bytes, default: int, low: int, high: int) -> i
         key, _, raw = pair.partition(b"=")
         if key == name:
             if value is not None:
-                raise ProtocolError(400, f"query parameter {name.decode()} given twice")
+                raise RequestError(400, f"query parameter {name.decode()} given twice")
             value = raw
     if value is None:
         return default
     if not value.isdigit() or len(value) > 10 or not low <= int(value) <= high:
-        raise ProtocolError(
+        raise RequestError(
             400, f"query parameter {name.decode()} must be an integer from {low} to {high}"
         )
     return int(value)

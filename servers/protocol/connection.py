@@ -80,7 +80,7 @@ class HttpConnection:
                     continue
                 break  # a response that closes, or CLOSED: the peer is gone
         except ProtocolError as exc:
-            out.append(error_response(exc))
+            out.append(error_response(exc, head=parser.method == b"HEAD"))
         out.append(CLOSE)
         self.closed = True
         return out
@@ -105,7 +105,8 @@ class HttpConnection:
         self.closed = True
         if self._parser.idle:
             return [CLOSE]
-        return [error_response(ProtocolError(408, "request not received in time")), CLOSE]
+        timeout = ProtocolError(408, "request not received in time")
+        return [error_response(timeout, head=self._parser.method == b"HEAD"), CLOSE]
 
 
 class EchoConnection:

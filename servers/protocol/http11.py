@@ -1,4 +1,4 @@
-"""A strict, incremental HTTP/1.1 request parser (a subset of RFC 9112), sans-IO.
+"""A strict, incremental HTTP/1.1 request parser (RFC 9112), sans-IO.
 
 Feed bytes with :meth:`RequestParser.receive_data` (``b""`` means EOF) and pull
 events with :meth:`RequestParser.next_event`:
@@ -13,49 +13,45 @@ Anything malformed or over a limit raises :class:`ProtocolError` with the
 status to answer; after that the parser stays broken and the connection must
 be closed.
 
-The head is processed line by line as lines complete, and the checks that can
-fire on an incomplete line (a bare LF, an over-long line) are exactly the
-checks applied first to a complete one, so the same bytes give the same events
-and the same error whether they arrive whole or one byte at a time.
+One grammar, two ways through a head. Every pattern is built from the named
+productions of :mod:`servers.protocol.abnf`. When a whole head has arrived, one
+regex call checks it and one more splits its field lines (the fast path);
+otherwise the head is read line by line as lines complete, with the same
+productions. The fast path only ever accepts: a head it does not take goes the
+line way, which finds the precise error. The checks that can fire on an
+incomplete line (a bare LF, an over-long line) are exactly the first checks
+applied to a complete one, so the same bytes give the same events and the same
+error whether they arrive whole or one byte at a time.
+
+The parser is a small state machine (:class:`State`); ``_READERS`` maps each
+state to the method that reads it. A chunk's readers hand over to the next one
+directly (line, data, CRLF), as the bytes usually arrive together.
 """
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
+from servers.protocol import abnf
 from servers.protocol.config import Limits
 from servers.protocol.errors import ProtocolError
+from servers.protocol.head import read_framing, split_target
 
-_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
-_HEADER_LINE = re.compile(
-    rb"(" + _TOKEN + rb"):[ \t]*"
-    rb"((?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)[ \t]*"
+_REQUEST_LINE_RE = re.compile(abnf.REQUEST_LINE)
+_FIELD_LINE_RE = re.compile(abnf.FIELD_LINE)
+_CHUNK_LINE_RE = re.compile(abnf.CHUNK_LINE)
+_TOKEN_RE = re.compile(abnf.TOKEN)
+#: The fast path: a whole head, request line then field lines, each with its CRLF.
+#: Groups 1-6 are the request line's, 7 the block of field lines.
+_WHOLE_HEAD_RE = re.compile(
+    abnf.REQUEST_LINE + abnf.CRLF + rb"((?:" + abnf.FIELD_LINE_PLAIN + abnf.CRLF + rb")*)"
 )
-_CHUNK_LINE = re.compile(
-    rb"([0-9A-Fa-f]+)"  # chunk-size
-    rb"((?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb'|"[^"\\\r\n]*"))?)*)'
-    rb"[ \t]*"
-)
-_FIELD_VALUE = rb"((?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)"
-# The fast path: a whole head checked by two C-level regex calls. It only ever
-# accepts; anything it does not like goes through the line-by-line path, which
-# finds the precise error.
-_FAST_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/(1\.[01])")
-_FAST_FIELD = rb"(" + _TOKEN + rb"):[ \t]*" + _FIELD_VALUE + rb"[ \t]*\r\n"
-_FAST_FIELDS = re.compile(_FAST_FIELD)
-_FAST_BLOCK = re.compile(  # the same as _FAST_FIELD, repeated, without capturing groups
-    rb"(?:"
-    + _TOKEN
-    + rb":[ \t]*(?:[\x21-\x7e\x80-\xff](?:[ \t\x21-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?"
-    rb"[ \t]*\r\n)*"
-)
-_TOKEN_RE = re.compile(_TOKEN)
-_CONTENT_LENGTH = re.compile(rb"[0-9]{1,15}")
-_ABSOLUTE_FORM = re.compile(rb"https?://[^/?#]+([/?].*)?", re.IGNORECASE)
-
-_SPECIAL = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"expect"})
+_FIELD_LINES_RE = re.compile(abnf.FIELD_LINE + abnf.CRLF)
+#: A chunk size of more hex digits (leading zeros aside) is over any body limit.
+_MAX_CHUNK_DIGITS = 15
 
 
 class Request(NamedTuple):
@@ -81,12 +77,40 @@ class _Sentinel:
         return self.name
 
 
+#: Empty lines ignored before a request line (RFC 9112 section 2.2 asks for at least one).
+MAX_BLANK_LINES = 4
+
 NEED_DATA = _Sentinel("NEED_DATA")
 CONTINUE = _Sentinel("CONTINUE")
 CLOSED = _Sentinel("CLOSED")
 
-# parser states
-_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _ERROR = range(7)
+Event = Request | _Sentinel
+
+
+class State(enum.IntEnum):
+    """Where the parser is in the byte stream; each state has one reader in ``_READERS``.
+
+    The transitions, all made by the readers::
+
+        HEAD -- a request without a body ---------------------------> HEAD
+        HEAD -- Content-Length --> BODY ----------------------------> HEAD
+        HEAD -- chunked --> CHUNK_LINE -- size > 0 --> CHUNK_DATA --> CHUNK_END --> CHUNK_LINE
+                            CHUNK_LINE -- size 0 --> TRAILER -- empty line --> HEAD
+        any -- ProtocolError, or EOF inside a request --> ERROR (for good)
+    """
+
+    HEAD = 0  #: between requests, or in a request line and its field lines
+    BODY = 1  #: in a body of known length (Content-Length)
+    CHUNK_LINE = 2  #: expecting a chunk-size line (chunk-size [ chunk-ext ] CRLF)
+    CHUNK_DATA = 3  #: in the data of a chunk
+    CHUNK_END = 4  #: expecting the CRLF after a chunk's data
+    TRAILER = 5  #: in the trailer section, up to its empty line
+    ERROR = 6  #: broken: the error is raised again on every call
+
+
+# The states as module globals for the readers: looking a member up on an Enum class costs
+# several times a global lookup, and the readers change state a few times per chunk.
+_HEAD, _BODY, _CHUNK_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _ERROR = State
 
 
 class RequestParser:
@@ -105,8 +129,8 @@ class RequestParser:
         "_remaining",
         "_body_parts",
         "_body_size",
-        "_expect",
         "_trailers",
+        "_blank_lines",
     )
 
     def __init__(self, limits: Limits | None = None) -> None:
@@ -115,14 +139,15 @@ class RequestParser:
         self._pos = 0
         self._eof = False
         self._state = _HEAD
+        self._blank_lines = 0  # empty lines skipped before the request line in progress
         self._error: ProtocolError | None = None
-        self._line: tuple[bytes, bytes, bytes] | None = None  # method, target, version
+        #: the request line read so far: method, target, path, query, version
+        self._line: tuple[bytes, bytes, bytes | None, bytes | None, bytes] | None = None
         self._headers: list[tuple[bytes, bytes]] = []
         self._pending: Request | None = None  # head of a request whose body is being read
         self._remaining = 0
         self._body_parts: list[bytes] = []
         self._body_size = 0
-        self._expect = False
         self._trailers = 0
 
     # -- feeding -----------------------------------------------------------------
@@ -142,104 +167,121 @@ class RequestParser:
 
     @property
     def reading_body(self) -> bool:
+        """True from the end of a head to the end of its body."""
         return _BODY <= self._state <= _TRAILER
 
     @property
     def broken(self) -> bool:
+        """True once an error was raised: the connection must close."""
         return self._state == _ERROR
 
+    @property
+    def method(self) -> bytes | None:
+        """The method of the request being read once its request line is in, else None.
+
+        It outlives an error, so that the answer to a broken HEAD request carries no body.
+        """
+        if self._line is not None:
+            return self._line[0]
+        if self._pending is not None:
+            return self._pending.method
+        return None
+
     # -- events ------------------------------------------------------------------
-    def next_event(self) -> Request | _Sentinel:
+    def next_event(self) -> Event:
         """Return the next event, or raise :class:`ProtocolError`."""
-        state = self._state
-        if state == _HEAD and self._line is None and self._pos >= len(self._buf):
-            # the common case between requests: nothing buffered
-            if self._pos:
-                self._buf.clear()
-                self._pos = 0
-            return CLOSED if self._eof else NEED_DATA
-        if state == _ERROR:
-            assert self._error is not None
-            raise self._error
         try:
-            if self._state == _HEAD:
-                event = self._next_head()
-            else:
-                event = self._next_body()
+            event = _READERS[self._state](self)
+            while event is None:  # the reader moved to another state: read on there
+                event = _READERS[self._state](self)
         except ProtocolError as exc:
             self._state = _ERROR
             self._error = exc
             raise
-        if event is NEED_DATA:
-            if self._pos:
-                del self._buf[: self._pos]
-                self._pos = 0
-            if self._eof:
-                if self._state == _HEAD and self._line is None and not self._buf:
-                    return CLOSED
-                self._state = _ERROR
-                self._error = ProtocolError(400, "connection closed in the middle of a request")
-                raise self._error
-        return event
+        if event is not NEED_DATA:
+            return event
+        if self._pos:  # drop the bytes consumed
+            del self._buf[: self._pos]
+            self._pos = 0
+        return self._at_eof() if self._eof else NEED_DATA
 
-    # -- head --------------------------------------------------------------------
-    def _next_head(self) -> Request | _Sentinel:
-        buf = self._buf
+    def _at_eof(self) -> Event:
+        """The peer has closed: CLOSED between requests, 400 inside one."""
+        if self._state == _HEAD and self._line is None and not self._buf:
+            return CLOSED
+        self._state = _ERROR
+        self._error = ProtocolError(400, "connection closed in the middle of a request")
+        raise self._error
+
+    def _read_error(self) -> Event | None:
+        assert self._error is not None
+        raise self._error
+
+    # -- the head: request line and field lines (RFC 9112 sections 3, 5) ----------
+    def _read_head(self) -> Event | None:
         if self._line is None:
             pos = self._pos
+            buf = self._buf
+            if pos >= len(buf):
+                return NEED_DATA
             end = buf.find(b"\r\n\r\n", pos)
-            if end > pos and self._fast_head(bytes(buf[pos:end])):
+            if end > pos and self._fast_head(pos, end + 2):
                 self._pos = end + 4
                 return self._end_of_head()
+        return self._read_head_lines()
+
+    def _fast_head(self, start: int, end: int) -> bool:
+        """Take the complete head in ``buf[start:end]`` in one go; False sends it the line way."""
+        buf = self._buf
+        limits = self._limits
+        m = _WHOLE_HEAD_RE.fullmatch(buf, start, end)
+        if m is None:
+            return False
+        method, target, path, query, major, minor = m.group(1, 2, 3, 4, 5, 6)
+        fields = m.start(7)
+        if major != b"1" or fields - 2 - start > limits.max_request_line:
+            return False
+        if fields < end:
+            pairs = _FIELD_LINES_RE.findall(buf, fields, end)
+            if len(pairs) > limits.max_header_count:
+                return False
+            if end - fields > limits.max_header_line and any(
+                len(line) > limits.max_header_line for line in buf[fields:end].split(b"\r\n")
+            ):
+                return False
+            self._headers = [(name.lower(), value) for name, value in pairs]
+        self._line = (method, target, path, query, b"1.0" if minor == b"0" else b"1.1")
+        return True
+
+    def _read_head_lines(self) -> Event | None:
+        buf = self._buf
         while True:
             pos = self._pos
             if self._line is None:
-                # tolerate empty lines before a request line (RFC 9112 section 2.2)
+                # a server should ignore empty lines before a request line (RFC 9112 section 2.2),
+                # a few: each would otherwise restart the keep-alive clock, for ever
                 while buf.startswith(b"\r\n", pos):
                     pos += 2
+                    self._blank_lines += 1
+                    if self._blank_lines > MAX_BLANK_LINES:
+                        raise ProtocolError(400, "too many empty lines before a request line")
                 self._pos = pos
             end = buf.find(b"\r\n", pos)
             if end < 0:
-                self._check_partial_line(buf, pos)
+                self._check_partial_line(pos)
                 return NEED_DATA
             line = bytes(buf[pos:end])
             self._pos = end + 2
             if self._line is None:
-                self._parse_request_line(line)
+                self._request_line(line)
             elif line:
-                self._parse_header_line(line)
+                self._field_line(line)
             else:
                 return self._end_of_head()
 
-    def _fast_head(self, head: bytes) -> bool:
-        """Accept a complete, well-formed head in one go; False sends it the slow way."""
-        limits = self._limits
-        cut = head.find(b"\r\n")
-        request_line = head if cut < 0 else head[:cut]
-        m = _FAST_REQUEST_LINE.fullmatch(request_line)
-        if m is None or len(request_line) > limits.max_request_line:
-            return False
-        if cut < 0:
-            headers: list[tuple[bytes, bytes]] = []
-        else:
-            block = head[cut + 2 :] + b"\r\n"
-            if _FAST_BLOCK.fullmatch(block) is None:
-                return False
-            pairs = _FAST_FIELDS.findall(block)
-            if len(pairs) > limits.max_header_count:
-                return False
-            if len(block) > limits.max_header_line and any(
-                len(line) > limits.max_header_line for line in block.split(b"\r\n")
-            ):
-                return False
-            headers = [(name.lower(), value) for name, value in pairs]
-        method, target, version = m.groups()
-        self._line = (method, target, version)
-        self._headers = headers
-        return True
-
-    def _check_partial_line(self, buf: bytearray, pos: int) -> None:
+    def _check_partial_line(self, pos: int) -> None:
         """Checks that may fire before a line is complete (the first checks of a full line)."""
+        buf = self._buf
         size = len(buf) - pos
         if size and buf.endswith(b"\r"):
             size -= 1  # the CR of a CRLF whose LF is still on its way
@@ -252,21 +294,22 @@ class RequestParser:
                 raise ProtocolError(414, f"request line longer than {limit} bytes")
             raise ProtocolError(431, f"header field line longer than {limit} bytes")
 
-    def _parse_request_line(self, line: bytes) -> None:
+    def _request_line(self, line: bytes) -> None:
         limit = self._limits.max_request_line
         if b"\n" in line[:limit]:
             raise ProtocolError(400, "bare LF in the request line")
         if len(line) > limit:
             raise ProtocolError(414, f"request line longer than {limit} bytes")
-        m = _REQUEST_LINE.fullmatch(line)
+        m = _REQUEST_LINE_RE.fullmatch(line)
         if m is None:
             raise ProtocolError(400, "malformed request line")
-        method, target, major, minor = m.groups()
-        if major != b"1" or minor not in (b"0", b"1"):
-            raise ProtocolError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
-        self._line = (method, target, major + b"." + minor)
+        method, target, path, query, major, minor = m.groups()
+        if major != b"1":
+            raise ProtocolError(505, "only HTTP/1.x is supported")
+        # a higher minor version is served as the highest we implement (RFC 9110 section 2.5)
+        self._line = (method, target, path, query, b"1.0" if minor == b"0" else b"1.1")
 
-    def _parse_header_line(self, line: bytes) -> None:
+    def _field_line(self, line: bytes) -> None:
         limits = self._limits
         if b"\n" in line[: limits.max_header_line]:
             raise ProtocolError(400, "bare LF in a header field line")
@@ -276,87 +319,33 @@ class RequestParser:
             )
         if len(self._headers) >= limits.max_header_count:
             raise ProtocolError(431, f"more than {limits.max_header_count} header fields")
-        m = _HEADER_LINE.fullmatch(line)
+        m = _FIELD_LINE_RE.fullmatch(line)
         if m is None:
-            raise ProtocolError(400, _explain_bad_header(line))
+            raise ProtocolError(400, _explain_bad_field(line))
         name, value = m.groups()
         self._headers.append((name.lower(), value))
 
-    def _end_of_head(self) -> Request | _Sentinel:
+    def _end_of_head(self) -> Event | None:
+        """Turn the head just read into a Request, or start reading its body."""
         assert self._line is not None
-        method, target, version = self._line
+        self._blank_lines = 0
+        method, target, path, query, version = self._line
         headers = self._headers
+        length, chunked, keep_alive, expect = read_framing(
+            headers, version == b"1.1", self._limits.max_body
+        )
+        if path is None or method == b"CONNECT":
+            path, query = split_target(method, target)
         self._line = None
         self._headers = []
-        http11 = version == b"1.1"
-
-        hosts = 0
-        content_length: bytes | None = None
-        codings: list[bytes] | None = None
-        keep_alive = http11
-        expect = False
-        for name, value in headers:
-            if name not in _SPECIAL:
-                continue
-            if name == b"host":
-                hosts += 1
-            elif name == b"content-length":
-                if content_length is not None:
-                    raise ProtocolError(400, "more than one Content-Length")
-                if _CONTENT_LENGTH.fullmatch(value) is None:
-                    raise ProtocolError(400, "Content-Length must be a single unsigned integer")
-                content_length = value
-            elif name == b"transfer-encoding":
-                if codings is None:
-                    codings = []
-                for item in value.split(b","):
-                    item = item.strip(b" \t").lower()
-                    if not item or _TOKEN_RE.fullmatch(item) is None:
-                        raise ProtocolError(400, "malformed Transfer-Encoding")
-                    codings.append(item)
-            elif name == b"connection":
-                for item in value.lower().split(b","):
-                    item = item.strip(b" \t")
-                    if item == b"close":
-                        keep_alive = False
-                        break
-                    if item == b"keep-alive" and not http11:
-                        keep_alive = True
-            else:  # expect
-                if value.lower() != b"100-continue":
-                    raise ProtocolError(417, "only 'Expect: 100-continue' is supported")
-                expect = http11
-        if http11 and hosts != 1:
-            raise ProtocolError(400, "HTTP/1.1 requests need exactly one Host header")
-        if hosts > 1:
-            raise ProtocolError(400, "more than one Host header")
-
-        if target[:1] == b"/" and b"#" not in target:
-            path, _, query = target.partition(b"?")
-        else:
-            path, query = _split_target(method, target)
-        request = Request(method, target, path, query, version, headers, b"", keep_alive)
-        if codings is not None:
-            if content_length is not None:
-                raise ProtocolError(400, "Content-Length together with Transfer-Encoding")
-            if not http11:
-                raise ProtocolError(400, "Transfer-Encoding in an HTTP/1.0 request")
-            if any(c != b"chunked" for c in codings):
-                raise ProtocolError(501, "only the chunked transfer coding is supported")
-            if len(codings) > 1:
-                raise ProtocolError(400, "chunked applied more than once")
-            return self._start_body(request, _CHUNK_SIZE, 0, expect)
-        if content_length is not None:
-            size = int(content_length)
-            if size > self._limits.max_body:
-                raise ProtocolError(413, f"request body over {self._limits.max_body} bytes")
-            if size:
-                return self._start_body(request, _BODY, size, expect)
+        request = Request(method, target, path, query or b"", version, headers, b"", keep_alive)
+        if chunked:
+            return self._start_body(request, _CHUNK_LINE, 0, expect)
+        if length:
+            return self._start_body(request, _BODY, length, expect)
         return request
 
-    def _start_body(
-        self, request: Request, state: int, size: int, expect: bool
-    ) -> Request | _Sentinel:
+    def _start_body(self, request: Request, state: State, size: int, expect: bool) -> Event | None:
         self._pending = request
         self._state = state
         self._remaining = size
@@ -365,86 +354,101 @@ class RequestParser:
         self._trailers = 0
         if expect and self._pos >= len(self._buf):
             return CONTINUE
-        return self._next_body()
+        return None
 
-    # -- body --------------------------------------------------------------------
-    def _next_body(self) -> Request | _Sentinel:
+    # -- the body (RFC 9112 sections 6, 7.1) ---------------------------------------
+    def _take(self) -> bool:
+        """Move buffered body bytes into the body; True once the expected count is in."""
         buf = self._buf
-        while True:
-            state = self._state
-            pos = self._pos
-            available = len(buf) - pos
-            if state == _BODY or state == _CHUNK_DATA:
-                if not available:
-                    return NEED_DATA
-                take = min(available, self._remaining)
-                self._body_parts.append(bytes(buf[pos : pos + take]))
-                self._pos = pos + take
-                self._remaining -= take
-                if self._remaining:
-                    return NEED_DATA
-                if state == _BODY:
-                    return self._finish_body()
-                self._state = _CHUNK_CRLF
-            elif state == _CHUNK_CRLF:
-                if available < 2:
-                    if available and buf[pos] != 13:
-                        raise ProtocolError(400, "chunk data not followed by CRLF")
-                    return NEED_DATA
-                if buf[pos] != 13 or buf[pos + 1] != 10:
-                    raise ProtocolError(400, "chunk data not followed by CRLF")
-                self._pos = pos + 2
-                self._state = _CHUNK_SIZE
-            else:  # _CHUNK_SIZE or _TRAILER: line based
-                limit = self._limits.max_chunk_line
-                if state == _TRAILER:
-                    limit = self._limits.max_header_line
-                end = buf.find(b"\r\n", pos)
-                if end < 0:
-                    size = available - (1 if buf.endswith(b"\r") else 0)
-                    if buf.find(b"\n", pos, pos + limit) >= 0:
-                        raise ProtocolError(400, "bare LF in chunked framing")
-                    if size > limit:
-                        raise ProtocolError(400, f"chunk framing line longer than {limit} bytes")
-                    return NEED_DATA
-                line = bytes(buf[pos:end])
-                if b"\n" in line[:limit]:
-                    raise ProtocolError(400, "bare LF in chunked framing")
-                if len(line) > limit:
-                    raise ProtocolError(400, f"chunk framing line longer than {limit} bytes")
-                self._pos = end + 2
-                if state == _CHUNK_SIZE:
-                    self._chunk_size_line(line)
-                elif not line:
-                    return self._finish_body()
-                else:
-                    self._trailer_line(line)
+        pos = self._pos
+        take = min(len(buf) - pos, self._remaining)
+        if take:
+            self._body_parts.append(bytes(buf[pos : pos + take]))
+            self._pos = pos + take
+            self._remaining -= take
+        return not self._remaining
 
-    def _chunk_size_line(self, line: bytes) -> None:
-        m = _CHUNK_LINE.fullmatch(line)
+    def _read_body(self) -> Event | None:
+        if not self._take():
+            return NEED_DATA
+        return self._finish_body()
+
+    def _read_chunk_data(self) -> Event | None:
+        if not self._take():
+            return NEED_DATA
+        self._state = _CHUNK_END
+        return self._read_chunk_end()  # its CRLF has usually arrived with it
+
+    def _read_chunk_end(self) -> Event | None:
+        buf = self._buf
+        pos = self._pos
+        available = len(buf) - pos
+        if available < 2:
+            if available and buf[pos] != 13:
+                raise ProtocolError(400, "chunk data not followed by CRLF")
+            return NEED_DATA
+        if buf[pos] != 13 or buf[pos + 1] != 10:
+            raise ProtocolError(400, "chunk data not followed by CRLF")
+        self._pos = pos + 2
+        self._state = _CHUNK_LINE
+        return None
+
+    def _read_chunk_line(self) -> Event | None:
+        line = self._framing_line(self._limits.max_chunk_line)
+        if line is None:
+            return NEED_DATA
+        m = _CHUNK_LINE_RE.fullmatch(line)
         if m is None:
             raise ProtocolError(400, "malformed chunk-size line")
         digits = m.group(1)
-        if len(digits) > 15:
-            raise ProtocolError(413, f"request body over {self._limits.max_body} bytes")
+        max_body = self._limits.max_body
+        if len(digits) > _MAX_CHUNK_DIGITS and len(digits.lstrip(b"0")) > _MAX_CHUNK_DIGITS:
+            raise ProtocolError(413, f"request body over {max_body} bytes")
         size = int(digits, 16)
-        if self._body_size + size > self._limits.max_body:
-            raise ProtocolError(413, f"request body over {self._limits.max_body} bytes")
+        if self._body_size + size > max_body:
+            raise ProtocolError(413, f"request body over {max_body} bytes")
         self._body_size += size
         if size:
             self._remaining = size
             self._state = _CHUNK_DATA
-        else:
-            self._state = _TRAILER
+            return self._read_chunk_data()  # its data has usually arrived with it
+        self._state = _TRAILER
+        return None
 
-    def _trailer_line(self, line: bytes) -> None:
+    def _read_trailer(self) -> Event | None:
+        line = self._framing_line(self._limits.max_header_line)
+        if line is None:
+            return NEED_DATA
+        if not line:
+            return self._finish_body()
         if line[:1] in (b" ", b"\t"):
             raise ProtocolError(400, "obs-fold in the trailer section")
-        if _HEADER_LINE.fullmatch(line) is None:
+        if _FIELD_LINE_RE.fullmatch(line) is None:
             raise ProtocolError(400, "malformed trailer field")
         self._trailers += 1
         if self._trailers > self._limits.max_header_count:
             raise ProtocolError(431, f"more than {self._limits.max_header_count} trailer fields")
+        return None
+
+    def _framing_line(self, limit: int) -> bytes | None:
+        """The next CRLF-terminated line of chunked framing, or None until it is complete."""
+        buf = self._buf
+        pos = self._pos
+        end = buf.find(b"\r\n", pos)
+        if end < 0:
+            if buf.find(b"\n", pos, pos + limit) >= 0:
+                raise ProtocolError(400, "bare LF in chunked framing")
+            size = len(buf) - pos - (1 if buf.endswith(b"\r") else 0)
+            if size > limit:
+                raise ProtocolError(400, f"chunk framing line longer than {limit} bytes")
+            return None
+        line = bytes(buf[pos:end])
+        if b"\n" in line[:limit]:
+            raise ProtocolError(400, "bare LF in chunked framing")
+        if len(line) > limit:
+            raise ProtocolError(400, f"chunk framing line longer than {limit} bytes")
+        self._pos = end + 2
+        return line
 
     def _finish_body(self) -> Request:
         request = self._pending
@@ -457,24 +461,19 @@ class RequestParser:
         return request._replace(body=body)
 
 
-def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes]:
-    """Split a request target into path and query; only origin- and absolute-form."""
-    if target[:1] != b"/":
-        m = _ABSOLUTE_FORM.fullmatch(target)
-        if m is None:
-            if target == b"*" and method == b"OPTIONS":
-                return b"*", b""
-            raise ProtocolError(400, "request target must be an absolute path")
-        target = m.group(1) or b"/"
-        if target[:1] == b"?":
-            target = b"/" + target
-    if b"#" in target:
-        raise ProtocolError(400, "fragment in the request target")
-    path, sep, query = target.partition(b"?")
-    return path, query
+#: The reader of each state: returns an event, or None after moving to another state.
+_READERS: dict[State, Callable[[RequestParser], Event | None]] = {
+    State.HEAD: RequestParser._read_head,
+    State.BODY: RequestParser._read_body,
+    State.CHUNK_LINE: RequestParser._read_chunk_line,
+    State.CHUNK_DATA: RequestParser._read_chunk_data,
+    State.CHUNK_END: RequestParser._read_chunk_end,
+    State.TRAILER: RequestParser._read_trailer,
+    State.ERROR: RequestParser._read_error,
+}
 
 
-def _explain_bad_header(line: bytes) -> str:
+def _explain_bad_field(line: bytes) -> str:
     if line[:1] in (b" ", b"\t"):
         return "obs-fold (a header line starting with whitespace) is not accepted"
     name, colon, _ = line.partition(b":")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from servers.protocol.errors import REASONS, ProtocolError
+from servers.protocol.errors import REASONS, ProtocolError, RequestError
 
 TEXT = b"text/plain; charset=utf-8"
 HTML = b"text/html; charset=utf-8"
@@ -93,10 +93,24 @@ def render(
     )
 
 
-def error_response(exc: ProtocolError, *, head: bool = False, extra: bytes = b"") -> bytes:
-    """The response to a protocol error; always closes the connection."""
+def error_response(
+    exc: ProtocolError | RequestError,
+    *,
+    keep_alive: bool = False,
+    http10: bool = False,
+    head: bool = False,
+) -> bytes:
+    """The response to a refusal; it closes the connection unless ``keep_alive``.
+
+    Args:
+        exc: the refusal (its status, detail and, for a RequestError, extra headers).
+        keep_alive: the connection stays open after this response.
+        http10: the request was HTTP/1.0 (keep-alive must then be announced).
+        head: a HEAD request: headers only.
+    """
     body = b"%d %s: %s\n" % (exc.status, REASONS[exc.status].encode(), exc.detail.encode())
-    return render(exc.status, body, keep_alive=False, head=head, extra=extra)
+    extra = exc.headers if isinstance(exc, RequestError) else b""
+    return render(exc.status, body, keep_alive=keep_alive, http10=http10, head=head, extra=extra)
 
 
 def overload_response() -> bytes:

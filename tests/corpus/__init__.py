@@ -20,6 +20,7 @@ class Case:
     why: str
     payload: bytes
     eof: bool = False
+    keep_alive: bool = False  # the connection must stay open after the answer
 
     @property
     def id(self) -> str:
@@ -48,7 +49,14 @@ def parse_case(path: Path) -> Case:
         why=fields["why"],
         payload=expand(raw),
         eof=fields.get("then") == "eof",
+        keep_alive=_connection(path, fields.get("connection", "close")),
     )
+
+
+def _connection(path: Path, value: str) -> bool:
+    if value not in ("close", "keep-alive"):
+        raise ValueError(f"{path}: connection must be close or keep-alive, not {value!r}")
+    return value == "keep-alive"
 
 
 def load_cases() -> list[Case]:
