@@ -9,10 +9,10 @@ import pytest
 
 from clients.crawl import CRAWLERS, crawler_names
 from clients.crawl.report import (
-    BUSY,
     C_LOOP,
     LIBRARY,
     LOOP,
+    cpu_table,
     loop_or_library,
     made_of,
     table,
@@ -76,32 +76,44 @@ def test_every_row_names_its_loop_and_client(crawler: str) -> None:
 
 
 def test_loop_and_library_add_up_to_the_gap() -> None:
-    (line,) = loop_or_library(split_runs(), LEVELS)  # c=10 is not CPU-bound: left out
-    assert line.startswith("- **Loop or library, at c=100** (each crawler's core busy 100%")
-    assert "Of the 188 us a page between aiohttp and the generators" in line
-    assert "is +100 us (53%)" in line  # 500 - 400
-    assert "HTTP code) +88 us (47%)" in line  # 400 - 312.5
-    assert "on uvloop: 3,125 pages/s (320 us), 80 us a page less than on the stdlib loop" in line
+    (line,) = loop_or_library(split_runs(busy=0.9))  # at the most tasks only: c=100
+    assert line.startswith("- **Loop or library, at c=100** (CPU time per page")
+    assert "each crawler's core was busy 90% to 90% of the crawl" in line
+    assert "asyncio + aiohttp 450 us a page (2,000 pages/s)" in line  # 0.9 / 2,000 pages/s
+    assert "Of the 169 us a page between aiohttp and the generators" in line
+    assert "is +90 us (53%)" in line  # 450 - 360
+    assert "HTTP code) +79 us (47%)" in line  # 360 - 281.25
+    assert "on uvloop: 288 us a page (3,125 pages/s), 72 us less than on the stdlib loop" in line
 
 
-def test_no_split_where_a_crawler_waited_more_than_it_worked() -> None:
-    assert loop_or_library(split_runs(busy=BUSY - 0.1), LEVELS) == []
+def test_no_split_without_the_cpu_times_or_the_streams_crawler() -> None:
     unmeasured = [{k: v for k, v in r.items() if k != "cpu_s"} for r in split_runs()]
-    assert loop_or_library(unmeasured, LEVELS) == []
+    assert loop_or_library(unmeasured) == []
+    assert loop_or_library([r for r in split_runs() if r["crawler"] != "asyncio-streams"]) == []
 
 
-def test_no_split_without_the_streams_crawler() -> None:
-    runs = [r for r in split_runs() if r["crawler"] != "asyncio-streams"]
-    assert loop_or_library(runs, LEVELS) == []
+def test_the_split_is_where_the_most_tasks_ran() -> None:
+    runs = [
+        r for r in split_runs() if not (r["crawler"] == "generators" and r["concurrency"] == 100)
+    ]
+    (line,) = loop_or_library(runs)  # the generators ran at c=10 only: the split is at c=10
+    assert line.startswith("- **Loop or library, at c=10** ")
 
 
 def test_a_loop_that_costs_more_is_said_so() -> None:
     runs = split_runs()
     for r in runs:
         if r["crawler"] == "uvloop-streams":
-            r["pages_per_s"], r["cpu_s"] = 2_000.0, r["pages"] / 2_000
-    (line,) = loop_or_library(runs, LEVELS)
-    assert "on uvloop: 2,000 pages/s (500 us), 100 us a page more than on the stdlib loop" in line
+            r["cpu_s"] = r["pages"] / 2_000  # 500 us a page: more than asyncio-streams' 400
+    (line,) = loop_or_library(runs)
+    assert "on uvloop: 500 us a page (3,125 pages/s), 100 us more than on the stdlib loop" in line
+
+
+def test_cpu_per_page_table() -> None:
+    rows = cpu_table(split_runs(), LEVELS).splitlines()
+    assert rows[0] == "| crawler | c=1 | c=10 | c=100 |"
+    # no run at c=1; at c=10 busy 30% of 2 s for 1,000 pages; at c=100 all of 0.5 s
+    assert rows[2] == "| asyncio |  | 600 | 500 |"
 
 
 def test_the_report_carries_the_split(tmp_path: Path) -> None:
@@ -110,4 +122,5 @@ def test_the_report_carries_the_split(tmp_path: Path) -> None:
     assert "| crawler | loop | HTTP client | c=10 | c=100 |" in text
     assert "**Loop or library, at c=100**" in text
     assert "`cpu_s`" in text
+    assert "The crawler's CPU time per page" in text
     assert (tmp_path / "pages_per_s.png").stat().st_size > 0

@@ -190,19 +190,13 @@ def _io_bound(ev: Evidence) -> Fact | None:
 
 def _coroutine_speed(ev: Evidence) -> Fact | None:
     """Coroutines against threads at the highest concurrency, CPU per page, and the loop-or-library split."""
-    from clients.crawl.report import cpu_us_per_page
+    from clients.crawl.report import cpu_us_per_page, split_level
 
     runs = _crawl_runs(ev)
     needed = ("threads", *COROUTINE_CRAWLERS)
-    measured = {(r["crawler"], r["concurrency"]) for r in runs if r.get("cpu_s")}
-    levels = [
-        level
-        for level in sorted({r["concurrency"] for r in runs})
-        if all((name, level) in measured for name in needed)
-    ]
-    if not levels:
+    level = split_level(runs, needed)  # the most tasks: where the crawler's own CPU counts most
+    if level is None:
         return None
-    level = levels[-1]  # the most tasks: where the crawler's own CPU sets the pace
     at = {r["crawler"]: r for r in runs if r["concurrency"] == level and r["crawler"] in needed}
     us = {name: cpu_us_per_page(at[name]) for name in needed}
     rate = {name: at[name]["pages_per_s"] for name in needed}

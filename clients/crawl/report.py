@@ -109,12 +109,32 @@ def table(runs: Runs, levels: list[int]) -> str:
     return "\n".join(lines)
 
 
-#: the crawlers that split the coroutines' speed into loop and library, and what each pair changes
+def cpu_table(runs: Runs, levels: list[int]) -> str:
+    """The crawler's CPU time per page (us) per crawler and concurrency: the figure that load elsewhere moves least."""
+    crawlers = [
+        c
+        for c in dict.fromkeys(r["crawler"] for r in runs)
+        if any(r["crawler"] == c and r.get("cpu_s") and r.get("pages") for r in runs)
+    ]
+    lines = [
+        "| crawler | " + " | ".join(f"c={c}" for c in levels) + " |",
+        "| --- |" + " ---: |" * len(levels),
+    ]
+    for crawler in crawlers:
+        at = {
+            r["concurrency"]: r
+            for r in runs
+            if r["crawler"] == crawler and r.get("cpu_s") and r.get("pages")
+        }
+        cells = [f"{cpu_us_per_page(at[lv]):,.0f}" if lv in at else "" for lv in levels]
+        lines.append(f"| {crawler} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+#: the crawlers that split the coroutines' cost into loop and library, and what each pair changes
 LIBRARY = ("asyncio", "asyncio-streams")  # aiohttp against http1.py, both on asyncio
 LOOP = ("asyncio-streams", "generators")  # asyncio streams against handloop, both with http1.py
 C_LOOP = ("asyncio-streams", "uvloop-streams")  # the same code on asyncio and on uvloop
-#: a crawl that kept its core busy this share of its time or more was bound by its own CPU
-BUSY = 0.8
 
 
 def busy(run: dict[str, Any]) -> float | None:
@@ -133,53 +153,52 @@ def _part(us: float, total: float) -> str:
     return f"{us:+,.0f} us{share}"
 
 
-def loop_or_library(runs: Runs, levels: list[int]) -> list[str]:
-    """Where the coroutines' speed comes from, at each level the crawlers' own CPU bounds.
+def split_level(runs: Runs, names: tuple[str, ...] = (*LIBRARY, *LOOP)) -> int | None:
+    """The most tasks at which every crawler of ``names`` has its CPU time (None: no such level)."""
+    measured = {(r["crawler"], r["concurrency"]) for r in runs if r.get("cpu_s") and r.get("pages")}
+    levels = {r["concurrency"] for r in runs}
+    return max((lv for lv in levels if all((n, lv) in measured for n in names)), default=None)
 
-    There the crawler's CPU time per page sets its pages/s, and the CPU times
-    add up: aiohttp's to the generators' is the library (aiohttp to http1.py
-    over streams, the same loop) plus the loop (asyncio streams to sockets on
-    handloop, the same HTTP code).
+
+def loop_or_library(runs: Runs) -> list[str]:
+    """Where the coroutines' cost comes from, at the most tasks: one line, or none without the figures.
+
+    CPU times per page add up: aiohttp's to the generators' is the library
+    (aiohttp to http1.py over streams, the same loop) plus the loop (asyncio
+    streams to sockets on handloop, the same HTTP code). Where the crawler's
+    core was busy all along, that CPU time is what sets its pages/s.
     """
+    level = split_level(runs)
+    if level is None:
+        return []
     names = {*LIBRARY, *LOOP, *C_LOOP}
-    lines = []
-    for level in levels:
-        at = {
-            r["crawler"]: r
-            for r in runs
-            if r["concurrency"] == level and r["crawler"] in names and r.get("pages")
-        }
-        if not {*LIBRARY, *LOOP} <= at.keys():
-            continue
-        shares = [busy(at[name]) for name in (*LIBRARY, *LOOP)]
-        if any(share is None or share < BUSY for share in shares):
-            continue  # waiting, not the crawler's CPU, sets the pace: times per page do not add
-        rate = {name: run["pages_per_s"] for name, run in at.items()}
-        us = {name: cpu_us_per_page(run) for name, run in at.items()}
-        library = us["asyncio"] - us["asyncio-streams"]
-        loop = us["asyncio-streams"] - us["generators"]
-        total = library + loop
-        least = min(share for share in shares if share is not None)
-        text = (
-            f"- **Loop or library, at c={level}** (each crawler's core busy {least:.0%} of the crawl "
-            "or more: its CPU time per page sets its pages/s): "
-            f"asyncio + aiohttp {rate['asyncio']:,.0f} pages/s ({us['asyncio']:,.0f} us of CPU a page), "
-            f"asyncio-streams {rate['asyncio-streams']:,.0f} ({us['asyncio-streams']:,.0f} us), "
-            f"generators on handloop {rate['generators']:,.0f} ({us['generators']:,.0f} us). "
-            f"Of the {total:,.0f} us a page between aiohttp and the generators, the library "
-            f"(aiohttp against http1.py over asyncio streams, both on asyncio) is {_part(library, total)}, "
-            f"the loop (asyncio's tasks and streams against generators on handloop, the same "
-            f"HTTP code) {_part(loop, total)}."
+    at = {r["crawler"]: r for r in runs if r["concurrency"] == level and r["crawler"] in names}
+    rate = {name: run["pages_per_s"] for name, run in at.items()}
+    us = {name: cpu_us_per_page(run) for name, run in at.items() if run.get("cpu_s")}
+    shares = [share for name in dict.fromkeys((*LIBRARY, *LOOP)) if (share := busy(at[name]))]
+    library = us["asyncio"] - us["asyncio-streams"]
+    loop = us["asyncio-streams"] - us["generators"]
+    total = library + loop
+    text = (
+        f"- **Loop or library, at c={level}** (CPU time per page, `cpu_s` / pages; each crawler's "
+        f"core was busy {min(shares):.0%} to {max(shares):.0%} of the crawl, and where it is near "
+        "100% that time sets the pages/s): "
+        f"asyncio + aiohttp {us['asyncio']:,.0f} us a page ({rate['asyncio']:,.0f} pages/s), "
+        f"asyncio-streams {us['asyncio-streams']:,.0f} us ({rate['asyncio-streams']:,.0f}), "
+        f"generators on handloop {us['generators']:,.0f} us ({rate['generators']:,.0f}). "
+        f"Of the {total:,.0f} us a page between aiohttp and the generators, the library "
+        f"(aiohttp against http1.py over asyncio streams, both on asyncio) is {_part(library, total)}, "
+        f"the loop (asyncio's tasks and streams against generators on handloop, the same "
+        f"HTTP code) {_part(loop, total)}."
+    )
+    if "uvloop-streams" in us:
+        gain = us["asyncio-streams"] - us["uvloop-streams"]
+        text += (
+            f" The same streams crawler on uvloop: {us['uvloop-streams']:,.0f} us a page "
+            f"({rate['uvloop-streams']:,.0f} pages/s), {abs(gain):,.0f} us "
+            f"{'less' if gain >= 0 else 'more'} than on the stdlib loop."
         )
-        if "uvloop-streams" in at:
-            gain = us["asyncio-streams"] - us["uvloop-streams"]
-            text += (
-                f" The same streams crawler on uvloop: {rate['uvloop-streams']:,.0f} pages/s "
-                f"({us['uvloop-streams']:,.0f} us), {abs(gain):,.0f} us a page "
-                f"{'less' if gain >= 0 else 'more'} than on the stdlib loop."
-            )
-        lines.append(text)
-    return lines
+    return [text]
 
 
 def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
@@ -235,7 +254,7 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
             f"{c} {v / 2**20:,.0f} MiB" for c, v in sorted(rss.items(), key=lambda kv: kv[1])
         )
         lines.append(f"- **Coroutines are cheapest.** Peak memory at c={highest}: {ranked}.")
-    lines += loop_or_library(runs, levels)
+    lines += loop_or_library(runs)
     mid = [lv for lv in levels if lv > 1]
     aio = {lv: _cell(runs, "asyncio", lv) for lv in mid}
     scrapy = {lv: _cell(runs, "scrapy", lv) for lv in mid}
@@ -291,6 +310,10 @@ def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
             table(runs, levels),
             "",
             "![pages/s against concurrency](pages_per_s.png)",
+            "",
+            "The crawler's CPU time per page (us; `cpu_s` / pages, its workers included):",
+            "",
+            cpu_table(runs, levels),
             "",
             "## Verdict",
             "",
