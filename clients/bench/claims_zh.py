@@ -189,7 +189,11 @@ def _io_bound(ev: Evidence) -> Fact | None:
 
 
 def _coroutine_speed(ev: Evidence) -> Fact | None:
-    """Coroutines against threads at the highest concurrency, CPU per page, and the loop-or-library split."""
+    """Coroutines against threads at the most tasks, in CPU per page, and the loop-or-library split.
+
+    It holds when every coroutine crawler spends less CPU a page than the threads;
+    when only some do (the generators among them), it holds with a limit.
+    """
     from clients.crawl.report import cpu_us_per_page, split_level
 
     runs = _crawl_runs(ev)
@@ -221,10 +225,10 @@ def _coroutine_speed(ev: Evidence) -> Fact | None:
         "cs_library_share": library / gap if gap else 0.0,
         "cs_loop_share": loop / gap if gap else 0.0,
     }
-    faster = [rate[name] > rate["threads"] for name in COROUTINE_CRAWLERS]
-    if all(faster):
+    cheaper = [us[name] < us["threads"] for name in COROUTINE_CRAWLERS]
+    if all(cheaper):
         return Fact(numbers, True)
-    return Fact(numbers, rate["generators"] > rate["threads"], limited=True)
+    return Fact(numbers, us["generators"] < us["threads"], limited=True)
 
 
 def _generator_crawl(ev: Evidence) -> Fact | None:
