@@ -7,7 +7,9 @@ model looks the same in all of them. A chart shows what its table shows:
   client was the limit) is hatched and labelled ``≥``; a second client's figure
   for the same run (wrk's) is a black marker beside it, never mixed into the bar.
 * :func:`percentile_chart`: latency percentiles (p50 ... max) per name, log scale.
-* :func:`line_chart`: one line per name over a shared x axis.
+* :func:`line_chart`: one line per name over a shared x axis; points that are
+  not like the others (a server refusing connections there) drawn hollow, on
+  a dotted line.
 
 matplotlib is imported when a chart is drawn, not when this module is.
 """
@@ -206,11 +208,20 @@ def bar_chart(
     return _save(fig, path)
 
 
-def _plot_series(ax: Any, name: str, xs: Sequence[float], ys: Sequence[float | None]) -> None:
+def _plot_series(
+    ax: Any,
+    name: str,
+    xs: Sequence[float],
+    ys: Sequence[float | None],
+    flagged: Sequence[bool] = (),
+) -> None:
+    """One name's line; ``flagged`` points are hollow, reached by a dotted line."""
     style = style_for(name)
+    values = [math.nan if y is None or missing(y) else float(y) for y in ys]
+    marks = list(flagged) + [False] * (len(values) - len(flagged))
     ax.plot(
         list(xs),
-        [math.nan if y is None or missing(y) else float(y) for y in ys],
+        [math.nan if f else v for v, f in zip(values, marks, strict=True)],
         marker=style.marker,
         color=style.color,
         linestyle=style.linestyle,
@@ -218,6 +229,41 @@ def _plot_series(ax: Any, name: str, xs: Sequence[float], ys: Sequence[float | N
         markersize=6,
         label=label(name, markdown=False),
     )
+    if any(marks):
+        near = [i for i, f in enumerate(marks) if f or (i + 1 < len(marks) and marks[i + 1])]
+        ax.plot(
+            [xs[i] for i in near],
+            [values[i] for i in near],
+            linestyle=":",
+            color=style.color,
+            linewidth=1.2,
+        )
+        ax.plot(
+            [x for x, f in zip(xs, marks, strict=True) if f],
+            [v for v, f in zip(values, marks, strict=True) if f],
+            marker=style.marker,
+            color=style.color,
+            markerfacecolor="white",
+            linestyle="",
+            markersize=7,
+        )
+
+
+def _vline(ax: Any, vline: tuple[float, str] | None) -> None:
+    """A dotted vertical line at ``x`` with its text at the top, inside the axes."""
+    if vline is not None:
+        ax.axvline(vline[0], linestyle=":", color="#444444", linewidth=1)
+        ax.annotate(
+            vline[1],
+            (vline[0], 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -4),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=7,
+            color="#444444",
+        )
 
 
 def percentile_chart(
@@ -259,12 +305,27 @@ def line_chart(
     logx: bool = False,
     logy: bool = False,
     xticks: Sequence[float] = (),
+    flagged: Mapping[str, Sequence[bool]] | None = None,
+    flag_label: str = "",
+    hline: tuple[float, str] | None = None,
+    vline: tuple[float, str] | None = None,
 ) -> Path:
-    """One line per name: ``series[name] = (xs, ys)`` (``None`` ys are gaps)."""
+    """One line per name: ``series[name] = (xs, ys)`` (``None`` ys are gaps).
+
+    Args:
+        flagged: per name, the points to draw hollow on a dotted line (a
+            server refusing connections there); ``flag_label`` says why, in the legend.
+        hline, vline: ``(value, text)``: a dotted line at a level or at an x worth explaining.
+    """
     plt = _pyplot()
+    from matplotlib.lines import Line2D
+
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    flagged = flagged or {}
     for name, (xs, ys) in series.items():
-        _plot_series(ax, name, xs, ys)
+        _plot_series(ax, name, xs, ys, flagged.get(name, ()))
+    _hline(ax, hline)
+    _vline(ax, vline)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -273,7 +334,19 @@ def line_chart(
     if logy:
         _log_y(ax)
     if xticks:
-        ax.set_xticks(list(xticks), [f"{x:g}" for x in xticks])
+        ax.set_xticks(list(xticks), [f"{x:,g}" for x in xticks])
+        ax.xaxis.set_minor_locator(_no_ticks())
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, ncol=2)
+    handles, _ = ax.get_legend_handles_labels()
+    if flag_label and any(any(f) for f in flagged.values()):
+        hollow = Line2D([], [], marker="o", color="#444444", markerfacecolor="white", linestyle=":")
+        hollow.set_label(flag_label)
+        handles.append(hollow)
+    ax.legend(handles=handles, fontsize=7, ncol=2)
     return _save(fig, path)
+
+
+def _no_ticks() -> Any:
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()

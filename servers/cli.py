@@ -108,6 +108,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
         choices=["debug", "info", "warning", "error"],
         help="stderr log level",
     )
+    parser.add_argument(
+        "--switch-interval",
+        type=switch_interval_ms,
+        default=None,
+        metavar="MS",
+        help="how often (ms) CPython asks the thread holding the GIL to let another run: "
+        "sys.setswitchinterval for this process and the children it forks (default: the "
+        "interpreter's, 5 ms); it matters only where threads run Python",
+    )
+
+
+def switch_interval_ms(text: str) -> float:
+    """A GIL switch interval in milliseconds, in (0, 1000]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(
+            f"{value:g} is out of range: use milliseconds in (0, 1000]"
+        )
+    return value
 
 
 def config_from_args(args: argparse.Namespace):  # -> ServerConfig
@@ -169,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
             f"iomodels serve: error: {bind_error(config.host, config.port, exc)}", file=sys.stderr
         )
         return 2
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval / 1000)
     line = ready_line(listener, config.protocol, config.model)
 
     def on_ready() -> None:

@@ -1,14 +1,17 @@
 """The model registry: name -> driver module, imported only when that model is chosen.
 
 Importing lazily matters: gevent (and anything it patches) must never be loaded
-into another model's process.
+into another model's process. Each entry also says what the model's
+architecture promises (its pool, what a connection beyond its bound meets,
+what a crash takes down); the cross-model tests read those promises here, so a
+new model gets its expectations by being registered, not by editing tests.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -18,11 +21,25 @@ SIZING_FLAGS = ("--workers", "--threads", "--max-connections")
 _CAP = frozenset({"--max-connections"})
 
 
+def _fork_missing() -> str | None:
+    if hasattr(os, "fork"):
+        return None
+    return "it needs os.fork(), which this platform lacks; use 'multiprocess' (the portable route) instead"
+
+
+def _io_uring_missing() -> str | None:
+    from servers.models._ring import unavailable_reason
+
+    return unavailable_reason()
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A registered model, and what its architecture promises (the tests check each promise).
 
     Attributes:
+        missing: says in one line why the model cannot run on this machine (None
+            when it can); asked only when the model is chosen.
         flags: which of :data:`SIZING_FLAGS` the model obeys.
         pool: the flag sizing a fixed pool whose members serve one connection at a
             time (prefork's processes, threadpool's threads); None when every
@@ -39,12 +56,16 @@ class ModelInfo:
     name: str
     module: str
     summary: str
-    needs_fork: bool = False
+    missing: Callable[[], str | None] | None = None
     flags: frozenset[str] = _CAP
     pool: str | None = None
     excess: str = "503"
     crash_kills: str = "process"
     event_loop: bool = False
+
+    def unavailable(self) -> str | None:
+        """Why this model cannot run here (one line), or None."""
+        return self.missing() if self.missing is not None else None
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -54,7 +75,7 @@ MODELS: dict[str, ModelInfo] = {
             "fork",
             "servers.models.forking",
             "a process per connection (os.fork)",
-            needs_fork=True,
+            _fork_missing,
             crash_kills="connection",
         ),
         ModelInfo("thread", "servers.models.threaded", "a thread per connection"),
@@ -80,7 +101,7 @@ MODELS: dict[str, ModelInfo] = {
             "prefork",
             "servers.models.prefork",
             "N processes forked once, each serving one connection at a time",
-            needs_fork=True,
+            _fork_missing,
             flags=frozenset({"--workers"}),
             pool="--workers",
             excess="backlog",
@@ -105,6 +126,13 @@ MODELS: dict[str, ModelInfo] = {
             "generator coroutines on that loop",
             event_loop=True,
         ),
+        ModelInfo(
+            "iouring",
+            "servers.models.iouring",
+            "one thread, one io_uring ring, driven by completions (Linux)",
+            _io_uring_missing,
+            event_loop=True,
+        ),
     )
 }
 
@@ -113,8 +141,22 @@ class UnknownModel(ValueError):
     """The name is not a registered model (the message lists the models)."""
 
 
+class ModelUnavailable(UnknownModel):
+    """The model is registered but cannot run on this machine (the message says why)."""
+
+
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def runnable_model_names() -> list[str]:
+    """The registered models that can run on this machine."""
+    return [name for name, info in MODELS.items() if info.unavailable() is None]
+
+
+def unavailable(name: str) -> str | None:
+    """Why the registered model ``name`` cannot run here (one line), or None."""
+    return MODELS[name].unavailable()
 
 
 def models_taking(flag: str) -> list[str]:
@@ -137,13 +179,16 @@ def ignored_flag(name: str, given: Iterable[str]) -> str | None:
 
 
 def load_model(name: str) -> ModuleType:
-    """Import and return the driver module of ``name``."""
+    """Import and return the driver module of ``name``.
+
+    Raises:
+        UnknownModel: ``name`` is not registered.
+        ModelUnavailable: it is, but cannot run here (the message says why).
+    """
     info = MODELS.get(name)
     if info is None:
         raise UnknownModel(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    if info.needs_fork and not hasattr(os, "fork"):
-        raise UnknownModel(
-            f"model {name!r} needs os.fork(), which this platform lacks; "
-            "use 'multiprocess' (the portable route) instead"
-        )
+    reason = info.unavailable()
+    if reason is not None:
+        raise ModelUnavailable(f"model {name!r} cannot run here: {reason}")
     return importlib.import_module(info.module)

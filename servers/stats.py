@@ -13,8 +13,6 @@ import threading
 import time
 from typing import Any
 
-from common.process_tree import ProcessTree
-
 OPEN, TOTAL, REQUESTS, PEAK = range(4)
 _FIELDS = 4
 
@@ -26,6 +24,9 @@ def process_tree_usage(root_pid: int) -> dict[str, float]:
     per process); ``pss_bytes`` splits shared pages, so it is the tree's real
     footprint. ``cpu_s`` includes children already reaped.
     """
+    # psutil loads with the first /stats, not at start: a lean server forks cheaper children
+    from common.process_tree import ProcessTree
+
     tree = ProcessTree(root_pid)
     cpu = tree.cpu_seconds()
     if cpu is None:
@@ -125,8 +126,9 @@ class LockedStats(LocalStats):
 class SharedStats(_Snapshot):
     """Counters in shared memory, one slot of four int64 per writer.
 
-    ``array`` is a ``multiprocessing`` ``RawArray('q', slots * 4)`` (picklable to
-    spawned workers). Every writer only touches its own slot, so no lock is
+    ``array`` is a sequence of int64 in shared memory: a ``multiprocessing``
+    ``RawArray('q', slots * 4)`` (picklable to spawned workers), or an anonymous
+    shared mapping for forked children. Every writer only touches its own slot, so no lock is
     needed (a lock held by a process that gets killed would freeze the rest):
     multiprocess workers own one slot each; in the fork model the parent owns
     slot 0 (connections) and each live child borrows a free slot for its

@@ -12,6 +12,7 @@ import uvloop
 
 from servers.launcher import ServerProcess
 from servers.registry import model_names
+from tests.helpers import skip_unavailable
 
 MODELS = model_names()
 
@@ -69,7 +70,11 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
 
 @pytest.fixture(params=MODELS)
 def model(request: pytest.FixtureRequest) -> str:
-    """Each registered model in turn: a test using it runs once per model."""
+    """Each registered model in turn: a test using it runs once per model.
+
+    A model that cannot run on this machine is skipped, with the registry's reason.
+    """
+    skip_unavailable(request.param)
     return request.param
 
 
@@ -79,6 +84,7 @@ def model_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
 
     Shared by the module's tests, so a test using it must leave it as it found it.
     """
+    skip_unavailable(request.param)
     with ServerProcess(request.param, args=["--site-pages", "50"]) as server:
         yield server
 
@@ -86,5 +92,6 @@ def model_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
 @pytest.fixture(scope="module", params=MODELS)
 def model_echo_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """Each model's echo server, started once for a whole module."""
+    skip_unavailable(request.param)
     with ServerProcess(request.param, "echo") as server:
         yield server

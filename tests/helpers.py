@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import psutil
+import pytest
 
 from clients.crawl import crawler_names
 from clients.crawl.config import CrawlConfig
@@ -27,6 +28,7 @@ from clients.crawl.core import Crawl
 from clients.crawl.drivers import aio
 from clients.crawl.stats import CrawlResult, own_peak_rss
 from servers.launcher import ServerProcess
+from servers.registry import unavailable
 from tests.wire import Wire, get
 
 T = TypeVar("T")
@@ -321,3 +323,10 @@ class Slowloris:
     def close(self) -> None:
         for sock in self.socks:
             sock.close()
+
+
+def skip_unavailable(model: str) -> None:
+    """Skip the current test when ``model`` cannot run on this machine, with the registry's reason."""
+    reason = unavailable(model)
+    if reason is not None:
+        pytest.skip(f"{model}: {reason}")

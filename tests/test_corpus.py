@@ -20,6 +20,7 @@ from servers.protocol.connection import make_connection_factory
 from servers.registry import model_names
 from servers.stats import LocalStats
 from tests.corpus import Case, load_cases
+from tests.helpers import skip_unavailable
 from tests.wire import Wire, get
 
 CASES = load_cases()
@@ -87,6 +88,7 @@ def replay(port: int, case: Case, timeout: float = 5.0) -> tuple[int, bytes]:
 @pytest.fixture(scope="module", params=model_names())
 def corpus_server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """One server per model for the whole corpus."""
+    skip_unavailable(request.param)
     with ServerProcess(request.param) as server:
         yield server
 

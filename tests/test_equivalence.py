@@ -24,7 +24,7 @@ from collections.abc import Iterator
 import pytest
 
 from servers.launcher import ServerProcess
-from servers.registry import model_names
+from servers.registry import runnable_model_names
 
 SITE_PAGES = 40
 _DATE = re.compile(rb"\r\nDate: [^\r]*\r\n")
@@ -36,7 +36,7 @@ SLOW_SESSIONS = 1000
 def servers() -> Iterator[dict[str, ServerProcess]]:
     started: dict[str, ServerProcess] = {}
     try:
-        for model in model_names():
+        for model in runnable_model_names():
             started[model] = ServerProcess(model, args=["--site-pages", str(SITE_PAGES)]).start()
         yield started
     finally:

@@ -18,11 +18,11 @@ import time
 import pytest
 
 from servers.launcher import ServerProcess
-from servers.registry import MODELS
+from servers.registry import MODELS, runnable_model_names
 from tests.helpers import hello_ok, wait_until
 from tests.wire import Wire, get
 
-LOOP_MODELS = [name for name, info in MODELS.items() if info.event_loop]
+LOOP_MODELS = [name for name in runnable_model_names() if MODELS[name].event_loop]
 
 
 def _stats(port: int) -> dict:

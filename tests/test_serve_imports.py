@@ -20,6 +20,7 @@ import pytest
 
 from servers.launcher import ServerProcess
 from servers.registry import MODELS, model_names
+from tests.helpers import skip_unavailable
 
 #: models whose driver runs on an asyncio event loop (the others must not import asyncio)
 ASYNCIO_MODELS = {"asyncio", "uvloop", "multiprocess"}
@@ -75,6 +76,7 @@ def test_import_log_is_read() -> None:
 
 @pytest.mark.parametrize("model", model_names())
 def test_server_loads_nothing_of_the_load_tools(model: str) -> None:
+    skip_unavailable(model)
     server = ImportRecordingServer(model).start()
     try:
         with urllib.request.urlopen(f"{server.url}/", timeout=10) as resp:

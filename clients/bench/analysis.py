@@ -9,28 +9,27 @@ measured and how it prints; :func:`verdict` reads any :class:`Claim` of
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
-from clients.bench.claims import CLAIMS, Claim
-from clients.bench.records import Run
+from clients.bench.claims import CLAIMS, CURVE_CLAIMS, Claim, CurveClaim
+from clients.bench.curve_checks import CURVE_CHECKS
+from clients.bench.records import Key, Run, Verdict, key
 from reporting.formats import fmt_num, fmt_pct, fmt_ratio
 
-Runs = Mapping[tuple[str, str], Run]
+__all__ = [
+    "FIGURES",
+    "Measure",
+    "Verdict",
+    "add_ratios",
+    "index",
+    "key",
+    "measure",
+    "verdict",
+    "verdicts",
+]
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """One claim checked in numbers: ``holds`` is None when it is only reported, or the figures are missing."""
-
-    claim: str
-    target: str
-    measured: str
-    holds: bool | None
-    how: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+Runs = Mapping[Key, Run]
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,7 @@ def _with(unit: str, digits: int = 1) -> Callable[[float | None], str]:
 
 FIGURES: dict[str, Figure] = {
     "rps": Figure(Run.best_rps, _with(" req/s", 0), "req/s, the higher of our client's and wrk's"),
+    "served_rps": Figure(Run.served_rps, _with(" req/s", 0), "req/s of 2xx answers (our client)"),
     "cpu_us": Figure(
         Run.cpu_us,
         _with(" us"),
@@ -96,9 +96,9 @@ FIGURES: dict[str, Figure] = {
 }
 
 
-def index(runs: Sequence[Run]) -> dict[tuple[str, str], Run]:
-    """(workload, model) -> run."""
-    return {(r.workload, r.model): r for r in runs}
+def index(runs: Sequence[Run]) -> dict[Key, Run]:
+    """(workload, model[, point]) -> run."""
+    return {key(r.workload, r.model, r.point): r for r in runs}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -109,8 +109,8 @@ def add_ratios(runs: Sequence[Run]) -> None:
     """Set ``of_bare`` (fraction of ref-bare's throughput) and ``vs_aiohttp`` on every run, in place."""
     by = index(runs)
     for run in runs:
-        bare = by.get((run.workload, "ref-bare"))
-        aio = by.get((run.workload, "ref-aiohttp"))
+        bare = by.get(key(run.workload, "ref-bare", run.point))
+        aio = by.get(key(run.workload, "ref-aiohttp", run.point))
         run.of_bare = _ratio(run.best_rps(), bare.best_rps() if bare else None)
         run.vs_aiohttp = _ratio(run.best_rps(), aio.best_rps() if aio else None)
 
@@ -158,8 +158,8 @@ class Measure:
 
 def measure(claim: Claim, by: Runs) -> Measure | None:
     """The numbers of ``claim`` in the runs; None when a run it names is not there."""
-    run = by.get((claim.workload, claim.model))
-    other = by.get((claim.workload, claim.versus)) if claim.versus else None
+    run = by.get(key(claim.workload, claim.model, claim.at))
+    other = by.get(key(claim.workload, claim.versus, claim.at)) if claim.versus else None
     if run is None or (claim.versus and other is None):
         return None
     value = FIGURES[claim.figure].read(run)
@@ -182,7 +182,7 @@ def verdict(claim: Claim, by: Runs) -> Verdict | None:
     numbers = measure(claim, by)
     if numbers is None:
         return None
-    run = by[(claim.workload, claim.model)]
+    run = by[key(claim.workload, claim.model, claim.at)]
     figure = FIGURES[claim.figure]
     second = FIGURES[claim.against] if claim.against is not None else figure
     value, result = numbers.value, numbers.result
@@ -208,10 +208,16 @@ def verdict(claim: Claim, by: Runs) -> Verdict | None:
     return Verdict(claim.text, _target(claim, figure), measured, holds, _how(claim, figure))
 
 
-def verdicts(runs: Sequence[Run], claims: Sequence[Claim] = CLAIMS) -> list[Verdict]:
-    """Every claim the runs can answer, in the order of ``claims``."""
+def verdicts(
+    runs: Sequence[Run],
+    claims: Sequence[Claim] = CLAIMS,
+    curve_claims: Sequence[CurveClaim] = CURVE_CLAIMS,
+) -> list[Verdict]:
+    """Every claim the runs can answer, in the order of ``claims``, then of ``curve_claims``."""
     by = index(runs)
-    return [v for v in (verdict(c, by) for c in claims) if v is not None]
+    checked = [verdict(c, by) for c in claims]
+    checked += [CURVE_CHECKS[c.check](c, runs) for c in curve_claims]
+    return [v for v in checked if v is not None]
 
 
 def shared_state_verdict(doc: dict[str, Any] | None) -> Verdict | None:

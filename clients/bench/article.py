@@ -2,10 +2,10 @@
 
 The article is "Python多线程、多进程、协程" (Python threads, processes and
 coroutines); every :class:`ArticleClaim` quotes one of its sentences exactly,
-names what answers it (claims of :data:`clients.bench.claims.CLAIMS`, all the
-claims of a workload, facts computed from a results file, or the tests that
-prove it), the chart to look at, how to say the figure in Chinese and the rule
-that turns the answers into a verdict. :func:`clients.bench.claims_zh.judge`
+names what answers it (claims of :mod:`clients.bench.claims`, facts computed
+from a results file, or the tests that prove it), the chart to look at, how to
+say the figure in Chinese and the rule that turns the answers into a verdict.
+Every answer says whether the article's sentence holds here. :func:`clients.bench.claims_zh.judge`
 reads any row; a new claim is one row here.
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: verdict rules: what a row's answers mean (see :func:`clients.bench.claims_zh.judge`)
-HOLDS = "holds"  # the answers hold: 成立
+HOLDS = "holds"  # they hold: 成立; one fails: 本机未成立
 LIMITED = "limited"  # they hold, under a condition the article does not state: 有条件成立
-OUTDATED = "outdated"  # they show today's Python does otherwise: 已过时
+OUTDATED = "outdated"  # they hold: 成立; one fails because today's Python does otherwise: 已过时
 VERIFIED = "verified"  # proved by tests or by construction, not by a measurement: 成立
 
 #: the crawl-bench chart, copied beside the page with this prefix
@@ -31,18 +31,19 @@ class ArticleClaim:
         id: a short name (the page's anchor).
         section: the article's heading the sentence sits under.
         quote: the sentence, exactly as the article has it (its bold marks left out).
-        claims: texts of bench claims (:data:`clients.bench.claims.CLAIMS`, or the
-            shared-counter verdict) whose verdicts answer it.
-        workload: a bench workload all of whose claims answer it (rows whose
-            claims are still being written).
+        claims: texts of bench claims (:data:`clients.bench.claims.CLAIMS`,
+            :data:`clients.bench.claims.CURVE_CLAIMS`, or the shared-counter
+            verdict) whose verdicts answer it.
         facts: names of facts computed from the results
             (:data:`clients.bench.claims_zh.BENCH_FACTS`, :data:`clients.bench.claims_zh.CRAWL_FACTS`).
         verified_by: tests or code that prove it, when no measurement does.
         charts: chart files of the bench run (``throughput-cpu.png``) or, with
             :data:`CRAWL_CHART` in front, of the crawl-bench run.
         figure: the figure in Chinese, a ``str.format`` template: ``m`` is the list
-            of :class:`clients.bench.analysis.Measure` of ``claims``, in order;
-            the facts' numbers are names of their own.
+            of :class:`clients.bench.analysis.Measure` of ``claims``, in order
+            (None for a curve's claim), ``v`` the list of their verdicts (a curve's
+            figures are its verdict's ``measured``); the facts' numbers are names
+            of their own.
         rule: how the answers make the verdict (:data:`HOLDS`, :data:`LIMITED`,
             :data:`OUTDATED`, :data:`VERIFIED`).
         note: in Chinese, the condition (:data:`LIMITED`), what changed
@@ -53,7 +54,6 @@ class ArticleClaim:
     section: str
     quote: str
     claims: tuple[str, ...] = ()
-    workload: str = ""
     facts: tuple[str, ...] = ()
     verified_by: tuple[str, ...] = ()
     charts: tuple[str, ...] = ()
@@ -83,7 +83,10 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "fork-copies", "多进程",
         "因为操作系统自动把当前进程（父进程）复制了一份（子进程），分别在父进程和子进程内返回",
-        workload="fork-cost",
+        claims=("fork-cost: a fork costs more the larger the parent",),
+        charts=("fork-cost.png",),
+        figure="`fork-cost`：每 fork 一个立即退出的子进程，父子两边的 CPU，从最小的父进程到最大的：{v[0].measured}",
+        note="Linux 的 fork 是写时复制：复制的是页表，内存页要等有人写时才复制；所以父进程越大 fork 越贵，但远比复制全部内存便宜",
     ),
     ArticleClaim(
         "multiprocessing-portable", "多进程",
@@ -119,7 +122,10 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "gil-100-bytecodes", "Python 全局线程锁（GIL）",
         "每执行100条字节码，解释器就自动释放GIL锁，让别的线程有机会执行",
-        workload="gil-switch", rule=OUTDATED,
+        claims=("gil-switch: the interpreter releases the GIL every 100 bytecodes",),
+        charts=("gil-switch.png",),
+        figure="`gil-switch`：两个纯 Python 计算线程轮流持有 GIL，记下每次交接：{v[0].measured}",
+        rule=OUTDATED,
         note="CPython 3.2 起按时间片（`sys.getswitchinterval()`，默认 5 ms）而不是按字节码条数切换 GIL",
     ),
     ArticleClaim(
@@ -162,12 +168,28 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "cpu-bound-cores", "计算(CPU)密集型任务",
         "任务越多，花在任务切换的时间就越多，CPU执行任务的效率就越低，所以要最高效地利用CPU，计算密集型任务同时进行的数量应当等于CPU的核心数",
-        workload="cpu-sweep",
+        claims=(
+            "cpu-sweep: multiprocess req/s rises up to the core count, then stops",
+            "cpu-sweep: prefork req/s rises up to the core count, then stops",
+            "cpu-sweep: fork req/s rises up to the core count, then stops",
+        ),
+        charts=("cpu-sweep-rps.png",),
+        figure="`cpu-sweep`（纯 Python 计算，同时 1 到 8 个请求，由同样多的进程处理）：吞吐在进程数等于核数时停止上升，"
+               "多出的进程只增加每个请求的 CPU。multiprocess：{v[0].measured}；prefork：{v[1].measured}；fork：{v[2].measured}",
     ),
     ArticleClaim(
         "cpu-bound-c", "计算(CPU)密集型任务",
         "对于计算密集型任务，最好用C语言编写，Python这类脚本语言运行效率很低",
-        workload="cpu-c",
+        claims=(
+            "cpu-c: thread req/s with 4 clients vs 1 (C code releases the GIL)",
+            "cpu-c: thread on C code that releases the GIL uses both cores (4 clients)",
+            "cpu-sweep: thread on pure Python uses one core (4 clients)",
+        ),
+        charts=("cpu-c-cores.png",),
+        figure="`cpu-c`（SHA-256，C 代码，计算时释放 GIL）：thread 服务器 4 个客户端对 1 个：{v[0].measured}；"
+               "用了 {m[1].value:.2f} 个核，而同样 4 个客户端的纯 Python 计算只用了 {m[2].value:.2f} 个核",
+        rule=LIMITED,
+        note="测的是 C 代码释放 GIL 后线程可以并行，用满多核；没有比较同一计算用 C 与用 Python 写的速度",
     ),
     ArticleClaim(
         "io-bound-tasks", "IO密集型任务",
@@ -212,7 +234,12 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "coroutines-scale", "协程与多线程相比的优势",
         "线程数量越多，协程的性能优势就越明显",
-        workload="conn-sweep",
+        claims=(
+            "conn-sweep: the coroutines' advantage grows with connections (thread vs uvloop, CPU per request)",
+        ),
+        charts=("conn-sweep-cpu.png",),
+        figure="`conn-sweep`（10 到 5,000 个连接，每个请求等待 连接数/10 ms）：thread 服务器（每个连接一个线程）"
+               "每个请求的服务器 CPU 与 uvloop 之比，从 10 个连接到 1,000 个连接增长到：{v[0].measured}",
     ),
     ArticleClaim(
         "coroutines-no-locks", "协程与多线程相比的优势",
@@ -233,8 +260,8 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "generators", "Python异步编程",
         "Python对协程的支持通过 生成器（generator）实现",
-        facts=("native_coroutines",),
-        figure="本次运行的 {nc_python}：asyncio 的协程是 `async def`/`await` 原生协程，不是生成器",
+        facts=("asyncio_generators",),
+        figure="本次运行的 {ag_python}：asyncio 的协程{ag_kind}",
         rule=OUTDATED,
         note="Python 3.5 起有原生协程，基于生成器的 `@asyncio.coroutine` 在 3.11 已被移除；"
              "不过纯生成器仍然可以写协程，见下一条的生成器爬虫",

@@ -1,13 +1,20 @@
-"""The bench's PNG charts: per workload, the figures of its table, in the table's order."""
+"""The bench's PNG charts: per workload, the figures of its table, in the table's order.
+
+A workload of one point per server gets bars and percentiles; a curve gets a
+line per model over its axis (:func:`curve_charts`), and a probe the chart of
+its own figures.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from clients.bench.curve_checks import curve
 from clients.bench.records import Run
 from clients.bench.render import ordered
+from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.charts import Bar, bar_chart, line_chart, percentile_chart
 
 WRK_LABEL = "wrk req/s (a C client)"
@@ -34,6 +41,10 @@ def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
     drawn: dict[str, list[Path]] = {}
     for workload in dict.fromkeys(r.workload for r in runs if r.ok):
         paths = drawn.setdefault(workload, [])
+        known = WORKLOADS.get(workload)
+        if known is not None and (known.curve or known.probe):
+            paths += curve_charts(workload, runs, out_dir)
+            continue
         rows = [r for r in ordered(workload, runs) if r.ok]
         cpu = [Bar(r.model, r.server_cpu_us_per_req) for r in rows]
         if workload != "idle":
@@ -95,3 +106,133 @@ def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
                 )
             )
     return drawn
+
+
+REFUSES = "hollow: refuses some connections there (503 at its cap)"
+HELD = "GIL held by one of two spinning threads (median)"
+
+
+def _models(workload: str, runs: Sequence[Run]) -> list[str]:
+    return list(
+        dict.fromkeys(r.model for r in runs if r.workload == workload and r.point is not None)
+    )
+
+
+def _series(
+    workload: str, runs: Sequence[Run], figure: Callable[[Run], float | None]
+) -> dict[str, tuple[list[float], list[float | None]]]:
+    """Per model, its curve's x and ``figure`` at each point."""
+    out: dict[str, tuple[list[float], list[float | None]]] = {}
+    for model in _models(workload, runs):
+        rows = curve(runs, workload, model)
+        if rows:
+            out[model] = ([r.point or 0.0 for r in rows], [figure(r) for r in rows])
+    return out
+
+
+def _refusing(workload: str, runs: Sequence[Run]) -> dict[str, list[bool]]:
+    return {m: [bool(r.refused) for r in curve(runs, workload, m)] for m in _models(workload, runs)}
+
+
+def _cores(runs: Sequence[Run], workload: str) -> int | None:
+    placed = next((r.placement for r in runs if r.workload == workload and r.placement), None)
+    return len(placed.server_cpus) if placed else None
+
+
+def curve_charts(workload: str, runs: Sequence[Run], out_dir: Path) -> list[Path]:
+    """The charts of a curve workload or a probe."""
+    known = WORKLOADS[workload]
+    ticks = known.points
+    if workload == "conn-sweep":
+        refusing = _refusing(workload, runs)
+
+        def above_wait(r: Run) -> float | None:
+            p99 = r.latency_ms.get("p99") if r.latency_ms else None
+            return None if p99 is None else max(p99 - conn_sweep_wait_ms(r.point or 0), 0.01)
+
+        charts = (
+            ("conn-sweep-cpu.png", "server CPU per request (ideal 10,000 req/s at every point)",
+             Run.cpu_us, "CPU us / request", False),
+            ("conn-sweep-p99.png", "p99 latency above the wait (connections/10 ms)", above_wait,
+             "p99 - wait, ms (log)", True),
+            ("conn-sweep-memory.png", "server memory per connection (PSS growth / connections)",
+             Run.memory_per_connection, "KiB / connection", False),
+        )  # fmt: skip
+        return [
+            line_chart(
+                out_dir / name,
+                f"conn-sweep: {title}",
+                _series(workload, runs, figure),
+                "concurrent connections (log)",
+                ylabel,
+                logx=True,
+                logy=logy,
+                xticks=ticks,
+                flagged=refusing,
+                flag_label=REFUSES,
+            )
+            for name, title, figure, ylabel, logy in charts
+        ]
+    if workload == "cpu-sweep":
+        cores = _cores(runs, workload)
+        return [
+            line_chart(out_dir / "cpu-sweep-rps.png",
+                       "cpu-sweep: req/s of pure-Python work against workers",
+                       _series(workload, runs, Run.served_rps),
+                       "workers: processes, or threads (= requests in flight)", "requests/s",
+                       logx=True, xticks=ticks,
+                       vline=(cores, f"{cores} cores") if cores else None),
+        ]  # fmt: skip
+    if workload == "cpu-c":
+        return [
+            line_chart(out_dir / "cpu-c-cores.png",
+                       "cpu-c: server CPU used on SHA-256 (C code releasing the GIL)",
+                       _series(workload, runs, lambda r: (r.server_cpu_pct or 0) / 100 or None),
+                       "concurrent clients", "server CPU (cores)", xticks=ticks,
+                       hline=(1.0, "one core")),
+        ]  # fmt: skip
+    if workload == "gil-switch":
+        return [_gil_chart(runs, out_dir)]
+    if workload == "fork-cost":
+        return [_fork_chart(runs, out_dir)]
+    return []
+
+
+def _gil_chart(runs: Sequence[Run], out_dir: Path) -> Path:
+    """GET / p99 of each thread model by switch interval, beside how long a thread holds the GIL."""
+    series = _series(
+        "gil-switch", runs, lambda r: r.latency_ms.get("p99") if r.latency_ms else None
+    )
+    probe = next((r.handovers for r in runs if r.workload == "gil-switch" and r.handovers), None)
+    if probe is not None:
+        steps = probe.steps
+        series[HELD] = ([s.interval_ms for s in steps], [s.median_ms for s in steps])
+    return line_chart(
+        out_dir / "gil-switch.png",
+        "gil-switch: GET / p99 while /cpu keeps threads busy (a line per model)",
+        series,
+        "sys.setswitchinterval (ms, log)",
+        "ms (log)",
+        logx=True,
+        logy=True,
+        xticks=WORKLOADS["gil-switch"].points,
+    )
+
+
+def _fork_chart(runs: Sequence[Run], out_dir: Path) -> Path:
+    cost = next((r.fork_cost for r in runs if r.workload == "fork-cost" and r.fork_cost), None)
+    sizes = sorted(cost.sizes, key=lambda s: s.rss_mib) if cost else []
+    rss = [s.rss_mib for s in sizes]
+    return line_chart(
+        out_dir / "fork-cost.png",
+        "fork-cost: CPU per fork (parent + child) against the parent's size",
+        {
+            "fork": (rss, [s.cpu_ms for s in sizes]),
+            "fork, child reads every object": (rss, [s.touch_cpu_ms for s in sizes]),
+        },
+        "parent RSS (MiB, log)",
+        "CPU ms per fork (log)",
+        logx=True,
+        logy=True,
+        xticks=sorted({round(x) for x in rss}),
+    )

@@ -1,10 +1,12 @@
 """The claims the bench checks, as data: what is claimed, which figure of which runs, the target.
 
 Each :class:`Claim` names a figure of :data:`clients.bench.analysis.FIGURES`
-(which says how it is measured) for one model on one workload, optionally
-against a second model (a ratio, or a difference), and its bounds. One function,
-:func:`clients.bench.analysis.verdict`, reads any of them. A claim whose runs
-are not in the results is left out of the report.
+(which says how it is measured) for one model on one workload (at one point of
+its curve), optionally against a second model (a ratio, or a difference), and
+its bounds. One function, :func:`clients.bench.analysis.verdict`, reads any of
+them. Each :class:`CurveClaim` is about the shape of a curve, or the figures of
+a probe, and names the check of :data:`clients.bench.analysis.CURVE_CHECKS`
+that reads it. A claim whose runs are not in the results is left out of the report.
 """
 
 from __future__ import annotations
@@ -44,6 +46,33 @@ class Claim:
     expect: str = ""
     needs: tuple[str, float] | None = None
     against: str | None = None
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class CurveClaim:
+    """A claim about a curve's shape or a probe's figures.
+
+    Attributes:
+        text: the claim as the report states it.
+        workload: the workload whose runs answer it.
+        check: a key of :data:`clients.bench.analysis.CURVE_CHECKS` (how it is read).
+        model: the curve (or probe) measured.
+        versus: a second curve, for a check that compares two.
+        at, base: the points the check compares (``at`` against ``base``).
+        low: the bound the result must reach (none: reported, not judged).
+        expect: what to expect, for a claim that is reported rather than judged.
+    """
+
+    text: str
+    workload: str
+    check: str
+    model: str
+    versus: str | None = None
+    at: float | None = None
+    base: float | None = None
+    low: float | None = None
+    expect: str = ""
 
 
 #: idle connections that a per-connection memory figure must be measured at
@@ -108,4 +137,47 @@ CLAIMS: tuple[Claim, ...] = (
               high=CPU_TARGETS.get(model), expect="report")
         for model, ref in COUNTERPARTS.items()
     ),
+    Claim("churn: fork CPU per connection vs thread's", "churn", "fork", "cpu_us", "thread",
+          high=10.0),
+    # cpu-sweep, cpu-c: pure Python holds the GIL, C code that releases it does not
+    Claim("cpu-sweep: thread on pure Python uses one core (4 clients)", "cpu-sweep", "thread",
+          "cores", at=4, low=0.9, high=1.1),
+    Claim("cpu-c: thread on C code that releases the GIL uses both cores (4 clients)", "cpu-c",
+          "thread", "cores", at=4, low=1.7),
+)  # fmt: skip
+
+#: a curve has stopped rising at the first point within this share of its highest
+KNEE_SHARE = 0.9
+
+CURVE_CLAIMS: tuple[CurveClaim, ...] = (
+    # conn-sweep: "the more threads, the bigger the coroutines' advantage"
+    *(
+        CurveClaim(f"conn-sweep: the coroutines' advantage grows with connections ({model} vs uvloop, "
+                   "CPU per request)", "conn-sweep", "growth", model, "uvloop", at=1000, base=10,
+                   low=1.2)
+        for model in ("thread", "fork")
+    ),
+    # cpu-sweep: "CPU-bound work wants as many workers as cores"
+    *(
+        CurveClaim(f"cpu-sweep: {model} req/s rises up to the core count, then stops",
+                   "cpu-sweep", "knee", model)
+        for model in ("multiprocess", "prefork", "fork")
+    ),
+    CurveClaim("cpu-sweep: thread req/s does not rise with threads (the GIL)", "cpu-sweep", "knee",
+               "thread", at=1),
+    # cpu-c: threads run C code in parallel
+    CurveClaim("cpu-c: thread req/s with 4 clients vs 1 (C code releases the GIL)", "cpu-c",
+               "speedup", "thread", at=4, base=1, low=1.7),
+    # gil-switch: "the GIL is released every 100 bytecodes"
+    CurveClaim("gil-switch: the interpreter releases the GIL every 100 bytecodes", "gil-switch",
+               "handover", "cpython"),
+    *(
+        CurveClaim(f"gil-switch: {model} GET / p99 while /cpu keeps other threads busy, by switch "
+                   "interval", "gil-switch", "switch_latency", model,
+                   expect="p99 grows with the interval")
+        for model in ("thread", "threadpool")
+    ),
+    # fork-cost: "creating a process is costly", and more so from a larger parent
+    CurveClaim("fork-cost: a fork costs more the larger the parent", "fork-cost", "fork_size",
+               "fork", low=2.0),
 )  # fmt: skip

@@ -21,18 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clients.bench.analysis import Measure, Verdict, index, measure
+from clients.bench.analysis import Measure, Verdict, index, key, measure
 from clients.bench.article import (
     ARTICLE_CLAIMS,
     CRAWL_CHART,
     LIMITED,
     NOT_CLAIMS,
     OUTDATED,
-    VERIFIED,
     ArticleClaim,
 )
-from clients.bench.claims import CLAIMS
-from clients.bench.records import Run
+from clients.bench.claims import CLAIMS, CURVE_CLAIMS
+from clients.bench.records import Key, Run
 from clients.bench.results import check, load
 from reporting.provenance import Provenance
 
@@ -51,6 +50,7 @@ MEANINGS = {
 }
 
 CLAIMS_BY_TEXT = {claim.text: claim for claim in CLAIMS}
+CURVE_CLAIMS_BY_TEXT = {claim.text: claim for claim in CURVE_CLAIMS}
 #: crawlers whose figures the crawl facts read
 COROUTINE_CRAWLERS = ("asyncio", "asyncio-streams", "uvloop-streams", "generators")
 
@@ -78,7 +78,7 @@ class Evidence:
     runs: list[Run]
     verdicts: dict[str, Verdict]
     crawl: dict[str, Any] | None = None
-    by: dict[tuple[str, str], Run] = field(init=False)
+    by: dict[Key, Run] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by = index(self.runs)
@@ -94,7 +94,7 @@ class Evidence:
 
 # -- facts: figures of a results file that no bench claim names ------------------------------
 def _posix_threads(ev: Evidence) -> Fact | None:
-    run = ev.by.get(("io-wait", "thread"))
+    run = ev.by.get(key("io-wait", "thread"))
     if run is None or not run.ok or not run.server_tasks.threads or not run.connections:
         return None
     threads, connections = run.server_tasks.threads, run.connections
@@ -119,19 +119,21 @@ def _shared_counter(ev: Evidence) -> Fact | None:
 
 
 def _idle_uvloop(ev: Evidence) -> Fact | None:
-    run = ev.by.get(("idle", "uvloop"))
+    run = ev.by.get(key("idle", "uvloop"))
     if run is None or not run.ok or run.idle is None:
         return None
     return Fact({"iu_held": run.idle.max_held}, True)
 
 
-def _native_coroutines(ev: Evidence) -> Fact | None:
-    """The run's Python has ``async def`` coroutines of their own (3.5 and later), not generators."""
+def _asyncio_generators(ev: Evidence) -> Fact | None:
+    """asyncio's coroutines are generators in the run's Python (before 3.5, when ``async def`` came)."""
     python = ev.machine.get("python") or ""
     version = tuple(int(part) for part in re.findall(r"\d+", python)[:2])
     if len(version) < 2:
         return None
-    return Fact({"nc_python": python}, version >= (3, 5))
+    generators = version < (3, 5)
+    kind = "基于生成器" if generators else "是 `async def`/`await` 原生协程，不是生成器"
+    return Fact({"ag_python": python, "ag_kind": kind}, generators)
 
 
 def _crawl_runs(ev: Evidence) -> list[dict[str, Any]]:
@@ -236,7 +238,7 @@ def _generator_crawl(ev: Evidence) -> Fact | None:
     runs = (ev.crawl or {}).get("runs", [])
     numbers: dict[str, Any] = {}
     same = True
-    for name, key in (
+    for name, field_name in (
         ("generators", "gc_best"),
         ("gevent", "gc_gevent"),
         ("asyncio", "gc_asyncio"),
@@ -245,7 +247,7 @@ def _generator_crawl(ev: Evidence) -> Fact | None:
         if not mine or not any(r.get("pages_per_s") for r in mine):
             return None
         top = max(mine, key=lambda r: r.get("pages_per_s") or 0)
-        numbers[key] = top["pages_per_s"]
+        numbers[field_name] = top["pages_per_s"]
         if name == "generators":
             numbers["gc_level"] = top["concurrency"]
         same = same and all(r.get("digest_ok") for r in mine)
@@ -256,7 +258,7 @@ BENCH_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
     "posix_threads": _posix_threads,
     "shared_counter": _shared_counter,
     "idle_uvloop": _idle_uvloop,
-    "native_coroutines": _native_coroutines,
+    "asyncio_generators": _asyncio_generators,
 }
 CRAWL_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
     "io_bound": _io_bound,
@@ -277,36 +279,31 @@ class Judged:
     sources: tuple[str, ...]
 
 
-def _claims_of(row: ArticleClaim) -> list[str]:
-    if row.workload:
-        return [c.text for c in CLAIMS if c.workload == row.workload]
-    return list(row.claims)
-
-
 def _judged_claim(text: str) -> bool:
     """Whether the claim has a target to hold (not a figure it only reports)."""
-    claim = CLAIMS_BY_TEXT.get(text)
-    return claim is None or claim.low is not None or claim.high is not None
+    if text in CLAIMS_BY_TEXT:
+        claim = CLAIMS_BY_TEXT[text]
+        return claim.low is not None or claim.high is not None
+    if text in CURVE_CLAIMS_BY_TEXT:
+        return not CURVE_CLAIMS_BY_TEXT[text].expect
+    return True  # the shared counter's verdict
 
 
 def judge(row: ArticleClaim, ev: Evidence) -> Judged:
     """The row's verdict and figure from the evidence (未测量 where it lacks something).
 
-    Its answers are the verdicts of its claims that have a target, and its facts.
-    All hold: 成立 (有条件成立 for a :data:`LIMITED` row or a limited fact). One
-    fails: 本机未成立. An :data:`OUTDATED` row's answers show what today's Python
-    does instead: when they hold it is 已过时, when one fails the article's claim
-    stands (成立). A :data:`VERIFIED` row is proved by its tests, not measured.
+    Its answers, each saying whether the article's sentence holds here, are the
+    verdicts of its claims that have a target, and its facts. All hold: 成立
+    (有条件成立 for a :data:`LIMITED` row or a limited fact). One fails:
+    本机未成立, or 已过时 for an :data:`OUTDATED` row (today's Python does
+    otherwise). A :data:`VERIFIED` row is proved by its tests, not measured.
     """
-    texts = _claims_of(row)
-    if row.workload:
-        texts = [t for t in texts if t in ev.verdicts]  # the claims this run answers
-    sources = tuple(f"bench 论断 `{t}`" for t in texts) + tuple(
+    texts = list(row.claims)
+    sources = tuple(f"bench 论断 `{t}`" for t in texts)
+    sources += tuple(
         f"{'爬虫基准' if name in CRAWL_FACTS else 'bench'} `{name}`" for name in row.facts
     )
     sources += tuple(f"`{path}`" for path in row.verified_by)
-    if row.workload and not texts:
-        sources = (f"bench 负载 `{row.workload}`（尚无论断）",)
     verdicts = [ev.verdicts.get(t) for t in texts]
     measures: list[Measure | None] = [
         measure(CLAIMS_BY_TEXT[t], ev.by) if t in CLAIMS_BY_TEXT else None for t in texts
@@ -317,19 +314,17 @@ def judge(row: ArticleClaim, ev: Evidence) -> Judged:
         or any(f is None for f in facts)
         or any(m is not None and m.result is None for m in measures)
     )
-    if absent or (row.rule != VERIFIED and not texts and not row.facts):  # a workload not run
+    if absent:
         return Judged(row, UNMEASURED_ZH, "这份结果里没有", sources)
     answers: list[bool | None] = [
         v.holds for t, v in zip(texts, verdicts, strict=True) if v is not None and _judged_claim(t)
     ]
     answers += [f.holds for f in facts if f is not None]
-    figure = _figure(row, [v for v in verdicts if v is not None], measures, facts)
+    figure = _figure(row, verdicts, measures, facts)
     if any(a is None for a in answers):
         return Judged(row, UNMEASURED_ZH, figure + "（测量不足以判定）", sources)
     if not all(answers):
-        return Judged(row, HOLDS_ZH if row.rule == OUTDATED else FAILS_ZH, figure, sources)
-    if row.rule == OUTDATED:
-        return Judged(row, OUTDATED_ZH, figure, sources)
+        return Judged(row, OUTDATED_ZH if row.rule == OUTDATED else FAILS_ZH, figure, sources)
     if row.rule == LIMITED or any(f is not None and f.limited for f in facts):
         return Judged(row, LIMITED_ZH, figure, sources)
     return Judged(row, HOLDS_ZH, figure, sources)
@@ -337,17 +332,17 @@ def judge(row: ArticleClaim, ev: Evidence) -> Judged:
 
 def _figure(
     row: ArticleClaim,
-    verdicts: Sequence[Verdict],
+    verdicts: Sequence[Verdict | None],
     measures: Sequence[Measure | None],
     facts: Sequence[Fact | None],
 ) -> str:
-    if not row.figure:  # a workload's claims: their own English lines, until the row says more
-        return "；".join(f"{v.claim}：{v.measured}" for v in verdicts)
+    if not row.figure:
+        return ""
     numbers: dict[str, Any] = {}
     for fact in facts:
         if fact is not None:
             numbers.update(fact.numbers)
-    return row.figure.format(m=list(measures), **numbers)
+    return row.figure.format(m=list(measures), v=list(verdicts), **numbers)
 
 
 # -- the page -------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ from clients.bench.placement import Placement
 
 T = TypeVar("T")
 
+#: a tree's PSS moves by about this much (KiB) with no connection at all: smaller growth says nothing
+PSS_NOISE_KIB = 1024
+
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build dataclass ``cls`` from ``data``, nested records included; unknown keys are ignored."""
@@ -145,17 +148,70 @@ class IdleSummary:
 
 
 @dataclass
+class HandOver:
+    """Two CPU-bound threads at one GIL switch interval: how long each held the GIL in turn."""
+
+    interval_ms: float
+    handovers: int = 0
+    median_ms: float | None = None
+    p99_ms: float | None = None
+    #: bytecodes one thread ran between taking the GIL and handing it over (median)
+    bytecodes: float | None = None
+
+
+@dataclass
+class HandOvers:
+    """The ``gil-switch`` probe: hand-overs at each switch interval, and the interpreter's default."""
+
+    default_interval_ms: float = 0.0
+    bytecodes_per_iteration: float | None = None
+    steps: list[HandOver] = field(default_factory=list)
+    #: each spinner had a CPU of its own (so the scheduler did not time the hand-overs)
+    own_cpus: bool = False
+
+
+@dataclass
+class ForkSize:
+    """Forks of one parent size: CPU (parent and child) and the child's minor page faults per fork.
+
+    ``cpu_ms`` and ``faults`` are for a child that exits at once; ``touch_*``
+    for a child that first reads every object of the parent (reference
+    counting writes to each: every page holding one is copied).
+    """
+
+    label: str
+    rss_mib: float
+    forks: int
+    cpu_ms: float
+    parent_ms: float
+    faults: float
+    touch_cpu_ms: float | None = None
+    touch_faults: float | None = None
+
+
+@dataclass
+class ForkCost:
+    """The ``fork-cost`` probe: a parent of each size forking children."""
+
+    sizes: list[ForkSize] = field(default_factory=list)
+
+
+@dataclass
 class Run:
     """One workload against one fresh server: what the load client, the sampler and wrk measured.
 
     ``rps`` is our load client's figure, a floor when ``loader_bound`` (its core
     was saturated); ``wrk`` holds wrk's figures where it ran. ``of_bare`` and
-    ``vs_aiohttp`` compare the higher of the two clients' throughputs.
+    ``vs_aiohttp`` compare the higher of the two clients' throughputs. A run of
+    a curve has its ``point`` (the x); ``refused`` counts the answers that were
+    not 2xx (a model at its cap answers 503). A probe's run (no server) holds
+    its record (``handovers``, ``fork_cost``) instead of load figures.
     """
 
     model: str
     workload: str
     reference: bool = False
+    point: float | None = None
     connections: int = 0
     placement: Placement | None = None
     server_cpus_by_pid: dict[str, list[int]] = field(default_factory=dict)
@@ -171,11 +227,17 @@ class Run:
     server_rss_mb: float | None = None
     server_pss_mb: float | None = None
     server_tasks: Tasks = field(default_factory=Tasks)
+    server_minflt_per_req: float | None = None
+    conn_kib: float | None = None
+    refused: int = 0
+    background_rps: float | None = None
     loader_cpu_pct: float | None = None
     loader_bound: bool = False
     connected: int | None = None
     wrk: WrkFigures | None = None
     idle: IdleSummary | None = None
+    handovers: HandOvers | None = None
+    fork_cost: ForkCost | None = None
     ideal_rps: float | None = None
     efficiency: float | None = None
     predicted_rps: float | None = None  # what Little's law allows a bounded server (io-wait)
@@ -208,3 +270,44 @@ class Run:
     def cpu_us(self) -> float | None:
         """Server CPU microseconds per request (per message, per connection for churn)."""
         return self.server_cpu_us_per_req if self.ok else None
+
+    def memory_per_connection(self) -> float | None:
+        """``conn_kib``, when the growth it comes from is larger than PSS moves by itself."""
+        if self.conn_kib is None or self.conn_kib * self.connections < PSS_NOISE_KIB:
+            return None
+        return self.conn_kib
+
+    def served_rps(self) -> float | None:
+        """Our client's req/s of 2xx answers only (a refusal at a cap is no service); None if failed."""
+        if not self.ok or self.rps is None:
+            return None
+        if not self.refused or not self.requests:
+            return self.rps
+        return self.rps * max(0, self.requests - self.refused) / self.requests
+
+
+#: a run by (workload, model), or (workload, model, point) for a point of a curve: see :func:`key`
+Key = tuple[str, str] | tuple[str, str, float]
+
+
+def key(workload: str, model: str, point: float | None = None) -> Key:
+    """The key of a run among others: a run of a curve is one of its points."""
+    return (workload, model) if point is None else (workload, model, point)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim checked in numbers: ``holds`` is None when it is only reported, or the figures are missing.
+
+    ``label`` replaces yes/no in the report where a word says more ("outdated").
+    """
+
+    claim: str
+    target: str
+    measured: str
+    holds: bool | None
+    how: str = ""
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

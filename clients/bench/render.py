@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clients.bench.analysis import Verdict
-from clients.bench.records import Run
-from clients.bench.workloads import WORKLOADS
+from clients.bench.probes import PROBE_MODEL
+from clients.bench.records import PSS_NOISE_KIB, Run
+from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.formats import PERCENTILES, fmt_floor, fmt_ms, fmt_num, fmt_pct, fmt_ratio
 from reporting.provenance import Provenance, markdown_lines
 from reporting.tables import label, markdown_table
@@ -62,6 +63,7 @@ def workload_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[
         "vs ref-aiohttp",
         "CPU us/req",
         "server CPU",
+        "minor faults/req",
         *LAT_HEADERS,
         "RSS MiB",
         "procs / threads",
@@ -88,6 +90,7 @@ def workload_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[
             fmt_ratio(r.vs_aiohttp),
             fmt_num(r.server_cpu_us_per_req, 1),
             "-" if r.server_cpu_pct is None else f"{r.server_cpu_pct:.0f}%",
+            fmt_num(r.server_minflt_per_req, 1),
             *(fmt_ms(lat.get(k) if lat else None) for k, _ in PERCENTILES),
             fmt_num(r.server_rss_mb, 1),
             _tasks(r),
@@ -159,7 +162,7 @@ def worker_placement(runs: Sequence[Run], model: str = "multiprocess") -> str:
     """Where ``model``'s processes ran: said once, then only the workloads that differ."""
     seen: dict[str, str] = {}
     for r in runs:
-        if r.model == model and r.server_cpus_by_pid:
+        if r.model == model and r.server_cpus_by_pid and r.point is None:
             cpus = sorted({tuple(v) for v in r.server_cpus_by_pid.values()})
             on = "; ".join(",".join(map(str, c)) for c in cpus)
             seen[r.workload] = f"{len(r.server_cpus_by_pid)} processes on CPUs {on}"
@@ -179,9 +182,155 @@ def worker_placement(runs: Sequence[Run], model: str = "multiprocess") -> str:
 def verdict_table(verdicts: Sequence[Verdict]) -> str:
     return markdown_table(
         ["claim", "target", "measured", "holds", "how measured"],
-        [[v.claim, v.target, v.measured, HOLDS[v.holds], v.how] for v in verdicts],
+        [[v.claim, v.target, v.measured, _holds(v), v.how] for v in verdicts],
         align="lllll",
     )
+
+
+def _holds(v: Verdict) -> str:
+    if v.label:
+        return v.label if v.holds is not False else f"**{v.label}**"
+    return HOLDS[v.holds]
+
+
+def curve_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows of a curve: a row per model and point, models in the order they ran."""
+    known = WORKLOADS[workload]
+    rows_in = [r for r in runs if r.workload == workload and r.point is not None]
+    ideal = any(r.ideal_rps for r in rows_in)
+    memory = known.conn_memory
+    background = any(r.background_rps is not None for r in rows_in)
+    headers = ["server", known.axis, "req/s (2xx)"]
+    headers += ["of ideal"] if ideal else []
+    headers += ["CPU us/req", "server CPU", "p50 ms", "p99 ms"]
+    headers += ["p99 above the wait ms", "KiB / connection"] if memory else []
+    headers += ["/cpu req/s (background)"] if background else []
+    headers += ["not 2xx", "procs / threads", "loader CPU", "errors"]
+    models = list(dict.fromkeys(r.model for r in rows_in))
+    rows: list[list[Any]] = []
+    for model in models:
+        for r in sorted((r for r in rows_in if r.model == model), key=lambda r: r.point or 0.0):
+            name = label(model) + (" ⚠" if r.flagged else "")
+            if not r.ok:
+                rows.append(_failed_row(name, r, len(headers)))
+                continue
+            p99 = r.latency_ms.get("p99") if r.latency_ms else None
+            row = [name, f"{r.point:,g}", fmt_floor(r.served_rps(), r.loader_bound)]
+            row += [fmt_pct(r.efficiency)] if ideal else []
+            row += [
+                fmt_num(r.server_cpu_us_per_req, 1),
+                "-" if r.server_cpu_pct is None else f"{r.server_cpu_pct / 100:.2f} cores",
+                fmt_ms(r.latency_ms.get("p50") if r.latency_ms else None),
+                fmt_ms(p99),
+            ]
+            if memory:
+                above = None if p99 is None else p99 - conn_sweep_wait_ms(r.point or 0)
+                refusing = r.refused > 0
+                row += [fmt_ms(above), "refuses" if refusing else _per_connection(r)]
+            row += [fmt_num(r.background_rps)] if background else []
+            row += [
+                fmt_num(r.refused),
+                _tasks(r),
+                "-" if r.loader_cpu_pct is None else f"{r.loader_cpu_pct:.0f}%",
+                fmt_num(r.errors),
+            ]
+            rows.append(row)
+    return headers, rows
+
+
+def _per_connection(run: Run) -> str:
+    """KiB per connection, or a bound when the growth is within what PSS moves by itself."""
+    if run.conn_kib is None or not run.connections:
+        return "-"
+    kib = run.memory_per_connection()
+    return fmt_num(kib, 1) if kib is not None else f"< {PSS_NOISE_KIB / run.connections:,.1f}"
+
+
+def handover_table(runs: Sequence[Run]) -> str:
+    """The gil-switch probe: how long a thread held the GIL at each switch interval."""
+    probe = next((r for r in runs if r.workload == "gil-switch" and r.handovers), None)
+    if probe is None or probe.handovers is None:
+        return ""
+    rows = [
+        [
+            f"{s.interval_ms:g}",
+            fmt_num(s.handovers),
+            fmt_ms(s.median_ms),
+            fmt_ms(s.p99_ms),
+            fmt_num(s.bytecodes),
+        ]
+        for s in probe.handovers.steps
+    ]
+    where = "each on a CPU of its own" if probe.handovers.own_cpus else "sharing one CPU"
+    head = (
+        f"Two CPU-bound threads, {where} (default switch interval "
+        f"{probe.handovers.default_interval_ms:g} ms; one spin of their loop is "
+        f"{fmt_num(probe.handovers.bytecodes_per_iteration, 1)} bytecodes):\n\n"
+    )
+    return head + markdown_table(
+        ["switch interval ms", "hand-overs", "held ms (median)", "held ms (p99)", "bytecodes held"],
+        rows,
+    )
+
+
+def fork_cost_table(runs: Sequence[Run]) -> str:
+    """The fork-cost probe: CPU and faults per fork, by parent size."""
+    probe = next((r for r in runs if r.workload == "fork-cost" and r.fork_cost), None)
+    if probe is None or probe.fork_cost is None:
+        return ""
+    rows = [
+        [
+            s.label,
+            fmt_num(s.rss_mib, 1),
+            fmt_num(s.forks),
+            fmt_num(s.cpu_ms * 1000, 0),
+            fmt_num(s.parent_ms * 1000, 0),
+            fmt_num(s.faults, 0),
+            fmt_num(None if s.touch_cpu_ms is None else s.touch_cpu_ms * 1000, 0),
+            fmt_num(s.touch_faults, 0),
+        ]
+        for s in sorted(probe.fork_cost.sizes, key=lambda s: s.rss_mib)
+    ]
+    return markdown_table(
+        [
+            "parent",
+            "RSS MiB",
+            "forks",
+            "CPU us / fork",
+            "of which parent",
+            "child's minor faults",
+            "CPU us, child reading every object",
+            "its minor faults",
+        ],
+        rows,
+        align="lrrrrrrr",
+    )
+
+
+def _probe_failures(workload: str, runs: Sequence[Run]) -> str:
+    """A line for the workload's probe if it failed (a curve's own failures are in its table)."""
+    probe = WORKLOADS[workload].probe
+    if not probe:
+        return ""
+    model = PROBE_MODEL[probe]
+    failed = [r for r in runs if r.workload == workload and r.model == model and not r.ok]
+    return "".join(
+        f"\n> {r.model} probe failed: {str(r.failed).splitlines()[0][:200]}\n" for r in failed
+    )
+
+
+#: what a curve's or a probe's section says under its table
+CURVE_NOTES = {
+    "conn-sweep": "Each point is a fresh server. `not 2xx` counts the 503s of a model at its "
+    "connection cap (a refusing point is hollow in the charts); memory per connection is the "
+    "growth of the tree's PSS from before the load to all connections open, divided by them.\n",
+    "cpu-sweep": "Process models get `--workers N` and N clients; the thread and fork models "
+    "get N clients, so N threads or processes. The server has every CPU.\n",
+    "cpu-c": "The same server for 1 and 4 clients of SHA-256 in C (hashlib lets go of the GIL "
+    "above 2 KiB); compare the `cpu` workloads, where pure Python holds it.\n",
+    "gil-switch": "Then the thread models served `GET /` while other clients kept `/cpu` busy, "
+    "with `iomodels serve --switch-interval MS`.\n",
+}
 
 
 def render(
@@ -214,7 +363,15 @@ def render(
         if not any(r.workload == name for r in runs):
             continue
         out.append(f"\n## {name}\n\n{workload.summary}.\n\n")
-        if name == "idle":
+        out.append(_probe_failures(name, runs))
+        if name == "fork-cost":
+            out.append(fork_cost_table(runs))
+        elif workload.curve:
+            if name == "gil-switch":
+                out.append(handover_table(runs) + "\n")
+            out.append(CURVE_NOTES.get(name, "") + "\n")
+            out.append(markdown_table(*curve_table(name, runs)))
+        elif name == "idle":
             out.append(markdown_table(*idle_table(runs)))
             out.append(
                 "\nPer-connection memory is the growth of the tree's PSS from 0 to the largest step "

@@ -32,16 +32,25 @@ IO_WAIT_MS = 50
 
 @dataclass(frozen=True)
 class Workload:
-    """One workload.
+    """One workload: one run per target, or a curve (one run per point).
 
     Attributes:
-        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``.
+        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``;
+            ``probe`` for a measurement the bench makes itself, with no server.
         path: HTTP target (``{cpu_n}`` is filled in with the calibrated ``n``).
         size: echo message bytes.
         connections: concurrent connections (idle: the probe's).
         references: reference servers measured in the same run.
         server_all_cpus: give the server every CPU (the ``cpu`` workload shows the use of cores).
         ideal_rps: the throughput of a perfect server (io-wait), for efficiency.
+        axis: a curve's x (what its points vary); empty for a workload of one point.
+        points, quick_points: the curve's x values, in full and with ``--quick``.
+        models: the models a curve is drawn for (None: every model).
+        quick_models: with ``--quick`` and every model asked for, only these.
+        probe: a measurement of the bench's own (see :mod:`clients.bench.probes`)
+            made before the workload's server runs.
+        conn_memory: measure the server's memory per connection (PSS, before the
+            load and with every connection open).
     """
 
     name: str
@@ -53,10 +62,99 @@ class Workload:
     references: tuple[str, ...] = ()
     server_all_cpus: bool = False
     ideal_rps: float | None = None
+    axis: str = ""
+    points: tuple[float, ...] = ()
+    quick_points: tuple[float, ...] = ()
+    models: tuple[str, ...] | None = None
+    quick_models: tuple[str, ...] | None = None
+    probe: str = ""
+    conn_memory: bool = False
 
     @property
     def protocol(self) -> str:
         return "echo" if self.mode == "echo" else "http"
+
+    @property
+    def curve(self) -> bool:
+        """The workload is drawn as a curve: a run per point."""
+        return bool(self.axis)
+
+
+@dataclass(frozen=True)
+class Point:
+    """What one run of a workload asks: the workload's own figures, or those of one point of its curve.
+
+    Attributes:
+        x: the point on the curve's axis (None for a workload of one point).
+        server_args: more ``iomodels serve`` flags.
+        ideal_rps: the throughput of a perfect server, for efficiency.
+        background: an HTTP target kept busy by :data:`BACKGROUND_CONNECTIONS`
+            other clients during the run (``{cpu_n}`` and ``{long_cpu_n}`` filled in).
+    """
+
+    x: float | None
+    connections: int
+    path: str
+    server_args: tuple[str, ...] = ()
+    ideal_rps: float | None = None
+    background: str = ""
+
+
+#: ``cpu-sweep``: processes a model of this kind is given (``--workers``); others get clients
+WORKER_MODELS = ("multiprocess", "prefork")
+#: models whose threads run the requests' Python (where the GIL's switch interval matters)
+THREAD_MODELS = ("thread", "threadpool")
+#: ``conn-sweep``: the ideal rate at every point (N connections each wait N/10 ms)
+CONN_SWEEP_RPS = 10_000
+#: ``cpu-c``: KiB hashed per request (about 3 ms of SHA-256 with SHA extensions)
+HASH_KB = 4096
+#: ``gil-switch``: clients keeping ``/cpu`` busy, and the clients timing ``GET /``
+BACKGROUND_CONNECTIONS = 2
+#: ``gil-switch``: the background's requests are this many ``cpu`` requests long (about 200 ms:
+#: longer than every switch interval, so that a thread lets go of the GIL only when asked)
+LONG_CPU_FACTOR = 40
+GIL_PROBE_CONNECTIONS = 4
+
+
+def conn_sweep_wait_ms(connections: float) -> int:
+    """``conn-sweep``: each request's wait at ``connections`` (N/10 ms: the ideal rate stays)."""
+    return int(connections * 1000 // CONN_SWEEP_RPS)
+
+
+def point(workload: Workload, model: str, x: float | None = None) -> Point:
+    """The parameters of ``workload``'s run against ``model`` (at ``x`` on its curve)."""
+    if x is None:
+        return Point(None, workload.connections, workload.path, ideal_rps=workload.ideal_rps)
+    n = int(x)
+    if workload.name == "conn-sweep":  # the wait grows with the connections: the ideal rate stays
+        return Point(x, n, f"/io?ms={conn_sweep_wait_ms(n)}", ideal_rps=CONN_SWEEP_RPS)
+    if workload.name == "cpu-sweep":  # x requests in flight, served by x processes or threads
+        args = ("--workers", str(n)) if model in WORKER_MODELS else ()
+        return Point(x, n, workload.path, args)
+    if workload.name == "gil-switch":
+        return Point(
+            x,
+            workload.connections,
+            workload.path,
+            ("--switch-interval", f"{x:g}"),
+            background="/cpu?n={long_cpu_n}",
+        )
+    return Point(x, n, workload.path)  # the x is the number of clients
+
+
+def points(workload: Workload, quick: bool) -> tuple[float | None, ...]:
+    """The x values of a curve (``(None,)`` for a workload of one point)."""
+    if not workload.curve:
+        return (None,)
+    return workload.quick_points if quick and workload.quick_points else workload.points
+
+
+def models_for(workload: Workload, models: list[str], every_model: bool, quick: bool) -> list[str]:
+    """The models of ``models`` that ``workload`` runs (``every_model``: none was named)."""
+    chosen = [m for m in models if workload.models is None or m in workload.models]
+    if quick and every_model and workload.quick_models is not None:
+        chosen = [m for m in chosen if m in workload.quick_models]
+    return chosen
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -78,6 +176,24 @@ WORKLOADS: dict[str, Workload] = {
                  connections=10, references=("ref-bare", "ref-aiohttp", *PRODUCTION_REFS)),
         Workload("idle", "idle", "steps of idle keep-alive connections up to 10,000; hello probe at each step",
                  connections=10, references=("ref-bare",)),
+        Workload("conn-sweep", "http", "GET /io at 10 to 5,000 connections, each waiting connections/10 ms "
+                 f"(ideal {CONN_SWEEP_RPS:,} req/s at every point)", axis="connections",
+                 points=(10, 100, 1000, 5000), quick_points=(10, 1000),
+                 quick_models=("uvloop", "thread"), conn_memory=True),
+        Workload("cpu-sweep", "http", "GET /cpu with 1 to 8 requests in flight, served by as many processes "
+                 "(--workers) or threads, all CPUs", path="/cpu?n={cpu_n}", axis="workers",
+                 points=(1, 2, 4, 8), quick_points=(1, 2, 4), server_all_cpus=True,
+                 models=(*WORKER_MODELS, "thread", "fork"), quick_models=("multiprocess", "thread")),
+        Workload("cpu-c", "http", f"GET /hash?kb={HASH_KB} (SHA-256 in C, the GIL released) from 1 and 4 "
+                 "clients, all CPUs", path=f"/hash?kb={HASH_KB}", axis="clients", points=(1, 4),
+                 server_all_cpus=True, quick_models=("thread",)),
+        Workload("gil-switch", "http", "two threads handing the GIL over; then GET / from "
+                 f"{GIL_PROBE_CONNECTIONS} clients while {BACKGROUND_CONNECTIONS} keep /cpu busy, at GIL "
+                 "switch intervals of 0.5, 5 and 50 ms, all CPUs", connections=GIL_PROBE_CONNECTIONS,
+                 axis="switch interval ms", points=(0.5, 5, 50), server_all_cpus=True,
+                 models=THREAD_MODELS, quick_models=("thread",), probe="gil_switch"),
+        Workload("fork-cost", "probe", "CPU per fork against the parent's size: a child that exits at "
+                 "once, and one that reads every object", probe="fork_cost"),
     )
 }  # fmt: skip
 

@@ -7,12 +7,22 @@ reaps every child that ended (so there is never a zombie) and frees its slot.
 At most ``--max-connections`` children live at once (default 512); at the cap
 a new connection gets 503. A child that crashes takes only its own connection
 with it.
+
+A fork costs in proportion to the parent (the kernel copies its page tables,
+the child tears them down), and every page of the parent that the child writes
+to is copied, which in CPython means every page holding an object whose
+reference count the child changes. So the parent stays lean: it imports only
+what serving needs (its counters live in an anonymous shared mapping rather
+than ``multiprocessing``), and the child does as little as it can: it closes
+its copy of the listening socket and keeps everything else it inherited,
+including the parent's signal handlers, which it points at its own connection
+(a stop signal to a child also wakes the parent once; it finds nothing to reap).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import mmap
 import os
 import signal
 import socket
@@ -53,11 +63,10 @@ class ForkServer:
     ) -> None:
         self.acceptor = Acceptor(listener, wakeup, lifecycle, config.protocol, on_wake=self.reap)
         self.config = config
+        self.lifecycle = lifecycle
         self.wakeup = wakeup
         cap = config.max_connections or DEFAULT_MAX_CHILDREN
-        self.stats = SharedStats(
-            "fork", multiprocessing.RawArray("q", SharedStats.slots_needed(cap + 1)), 0
-        )
+        self.stats = SharedStats("fork", shared_int64s(SharedStats.slots_needed(cap + 1)), 0)
         self.factory = make_connection_factory(config, self.stats)
         self.children: dict[int, int] = {}  # pid -> the stats slot it writes to
         self.free_slots = list(range(cap, 0, -1))
@@ -85,12 +94,11 @@ class ForkServer:
         """The child's side of ``fork()``: serve one connection, then ``_exit``."""
         code = 0
         try:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            self.wakeup.close()  # the parent's
             self.acceptor.close()  # this copy of the listener (and of lingering refusals)
             self.stats.move_to_slot(slot)  # this copy of stats is the child's own
             pump = BlockingPump(sock, self.factory(), timeouts="kernel")
-            Lifecycle(self.config.graceful_timeout).handle_signals(pump.stop)
+            # the parent's handlers are in place already: a stop signal now stops this pump
+            self.lifecycle.handle_signals(pump.stop, install=_installed_already)
             pump.serve()
         except BaseException:
             log.exception("child %d failed", os.getpid())
@@ -141,6 +149,15 @@ class ForkServer:
             except ChildProcessError:
                 break
             self._forget(pid, status, quiet=True)
+
+
+def shared_int64s(count: int) -> memoryview:
+    """``count`` zeroed 64-bit integers in memory shared with every child forked afterwards."""
+    return memoryview(mmap.mmap(-1, 8 * count)).cast("q")
+
+
+def _installed_already(signum: int, record: Callable[[int], None], arg: int) -> None:
+    """A ``Lifecycle`` installer for a forked child: the handlers came with the fork."""
 
 
 def _kill(pid: int, signum: int) -> None:

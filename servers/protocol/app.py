@@ -19,8 +19,8 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from servers.protocol.config import CPU_N_MAX, IO_MS_MAX, ServerConfig
-from servers.protocol.cpu import cpu_work
+from servers.protocol.config import CPU_N_MAX, HASH_KB_MAX, IO_MS_MAX, ServerConfig
+from servers.protocol.cpu import cpu_work, hash_work
 from servers.protocol.effects import CRASH, Action, Compute, Wait
 from servers.protocol.errors import ProtocolError, RequestError
 from servers.protocol.http11 import Request
@@ -29,6 +29,7 @@ from servers.protocol.site import Site
 
 HELLO = b"Hello, World!"
 CPU_N_DEFAULT = 10_000
+HASH_KB_DEFAULT = 1024
 
 
 class StatsSink(Protocol):
@@ -54,6 +55,7 @@ class App:
             b"/echo": ((b"POST",), self._echo),
             b"/io": ((b"GET", b"HEAD"), self._io),
             b"/cpu": ((b"GET", b"HEAD"), self._cpu),
+            b"/hash": ((b"GET", b"HEAD"), self._hash),
             b"/stats": ((b"GET", b"HEAD"), self._stats),
         }
         #: every path under /site/
@@ -150,6 +152,17 @@ class App:
             return render(200, body, keep_alive=keep, http10=http10, head=head)
 
         out.append(Compute(n, cpu_work, respond))
+        return keep
+
+    def _hash(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        kb = int_param(req.query, b"kb", HASH_KB_DEFAULT, 0, HASH_KB_MAX)
+        http10 = req.version == b"1.0"
+        head = req.method == b"HEAD"
+
+        def respond(body: bytes) -> bytes:
+            return render(200, body, keep_alive=keep, http10=http10, head=head)
+
+        out.append(Compute(kb, hash_work, respond))
         return keep
 
     def _stats(self, req: Request, keep: bool, out: list[Action]) -> bool:

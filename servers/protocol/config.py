@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 #: Largest ``n`` accepted by ``GET /cpu?n=N`` (about a quarter of a second of pure Python).
 CPU_N_MAX = 5_000_000
+#: Largest ``kb`` accepted by ``GET /hash?kb=N`` (64 MiB: some tens of ms of SHA-256).
+HASH_KB_MAX = 64 * 1024
 #: Largest ``ms`` accepted by ``GET /io?ms=N``.
 IO_MS_MAX = 10_000
 

@@ -1,4 +1,4 @@
-"""Deterministic pure-Python CPU work for ``GET /cpu?n=N``."""
+"""Deterministic CPU work: pure Python for ``GET /cpu?n=N``, C code for ``GET /hash?kb=N``."""
 
 from __future__ import annotations
 
@@ -17,3 +17,31 @@ def cpu_work(n: int) -> bytes:
         x = (1103515245 * x + 12345) & 0xFFFFFFFF
         acc ^= x
     return b"%d %d\n" % (n, acc)
+
+
+#: SHA-256 is fed at most this much at a time (one call: the GIL is let go for all of it).
+HASH_BLOCK = 1024 * 1024
+_zeros = b""
+
+
+def hash_work(kb: int) -> bytes:
+    """SHA-256 over ``kb`` KiB of zero bytes; the body is ``kb`` and the hex digest.
+
+    C code that releases the GIL: ``hashlib`` lets go of it while it hashes
+    more than 2 KiB in one call, so threads can hash in parallel on several
+    cores, where they cannot run :func:`cpu_work`. About 1 ms per MiB with
+    SHA extensions. The body depends only on ``kb``.
+    """
+    global _zeros
+    import hashlib  # OpenSSL loads with the first /hash, not with every server
+
+    if not _zeros:
+        _zeros = bytes(HASH_BLOCK)
+    digest = hashlib.sha256()
+    block = memoryview(_zeros)
+    left = kb * 1024
+    while left > 0:
+        step = min(left, HASH_BLOCK)
+        digest.update(block[:step])
+        left -= step
+    return b"%d %s\n" % (kb, digest.hexdigest().encode())
