@@ -52,8 +52,9 @@ STYLES: dict[str, Style] = {
     "threadpool": Style("#ffa600", "<"),
     "iouring": Style("#003f5c", ">"),
     "interpreters": Style("#2f9e8f", "*"),
-    # the crawlers' baseline
+    # the crawlers of their own: the baseline, and asyncio's loop without aiohttp (a lighter blue)
     "sequential": Style("#000000", "8"),
+    "asyncio-streams": Style("#6baed6", "s"),
     # the references: grey and dashed, told apart by shade and marker
     "ref-bare": _ref("#404040", "s"),
     "ref-aiohttp": _ref("#808080", "^"),
@@ -67,7 +68,11 @@ STYLES: dict[str, Style] = {
 }
 
 #: names that are drawn as another: crawler -> the model it mirrors
-ALIASES: dict[str, str] = {"threads": "thread", "processes": "multiprocess"}
+ALIASES: dict[str, str] = {
+    "threads": "thread",
+    "processes": "multiprocess",
+    "uvloop-streams": "uvloop",
+}
 
 _FALLBACK_COLORS = ("#7b4173", "#637939", "#843c39", "#3182bd", "#e6550d", "#31a354", "#756bb1")
 _FALLBACK_GREYS = ("#353535", "#5a5a5a", "#7a7a7a", "#9a9a9a")

@@ -74,7 +74,7 @@ def check_whole_site(result: CrawlResult, server: ServerProcess, concurrency: in
     assert result.retries == 0
     assert result.requests == sum(expected.values())
     assert not result.interrupted
-    assert result.peak_rss_bytes > 0
+    assert result.peak_rss_bytes > 0 and result.cpu_s > 0
     # requests_total includes this /stats request; connections_peak is the peak of open ones
     stats = server_stats(server)
     assert stats["requests_total"] == result.requests + 1

@@ -17,7 +17,17 @@ from clients.bench.curve_checks import CURVE_CHECKS
 from clients.bench.records import Key, Run, Verdict, key
 from reporting.formats import fmt_num, fmt_pct, fmt_ratio
 
-__all__ = ["FIGURES", "Verdict", "add_ratios", "index", "key", "verdict", "verdicts"]
+__all__ = [
+    "FIGURES",
+    "Measure",
+    "Verdict",
+    "add_ratios",
+    "index",
+    "key",
+    "measure",
+    "verdict",
+    "verdicts",
+]
 
 Runs = Mapping[Key, Run]
 
@@ -128,29 +138,62 @@ def _how(claim: Claim, figure: Figure) -> str:
     return f"{figure.how}; {claim.model} {sign} {claim.versus}"
 
 
-def verdict(claim: Claim, by: Runs) -> Verdict | None:
-    """The claim checked against the runs; None when a run it names is not there."""
+@dataclass(frozen=True)
+class Measure:
+    """A claim's numbers in one set of runs (None where a figure is missing).
+
+    Attributes:
+        value: the claim's figure for its model.
+        theirs: what it is compared with (the ``versus`` run's figure, or the
+            ``against`` figure of the same run); None when nothing is compared.
+        result: the ratio or the difference of the two, or ``value`` when nothing is compared.
+        compared: the claim compares two figures.
+    """
+
+    value: float | None
+    theirs: float | None
+    result: float | None
+    compared: bool
+
+
+def measure(claim: Claim, by: Runs) -> Measure | None:
+    """The numbers of ``claim`` in the runs; None when a run it names is not there."""
     run = by.get(key(claim.workload, claim.model, claim.at))
     other = by.get(key(claim.workload, claim.versus, claim.at)) if claim.versus else None
     if run is None or (claim.versus and other is None):
         return None
-    figure = FIGURES[claim.figure]
-    value = figure.read(run)
+    value = FIGURES[claim.figure].read(run)
     if claim.against is not None:
         other, second = run, FIGURES[claim.against]
     else:
-        second = figure
+        second = FIGURES[claim.figure]
     if other is None:
-        result, measured = value, figure.show(value)
+        return Measure(value, None, value, compared=False)
+    theirs = second.read(other)
+    if claim.compare == "ratio":
+        result = _ratio(value, theirs)
     else:
-        theirs = second.read(other)
+        result = None if value is None or theirs is None else value - theirs
+    return Measure(value, theirs, result, compared=True)
+
+
+def verdict(claim: Claim, by: Runs) -> Verdict | None:
+    """The claim checked against the runs; None when a run it names is not there."""
+    numbers = measure(claim, by)
+    if numbers is None:
+        return None
+    run = by[key(claim.workload, claim.model, claim.at)]
+    figure = FIGURES[claim.figure]
+    second = FIGURES[claim.against] if claim.against is not None else figure
+    value, result = numbers.value, numbers.result
+    if not numbers.compared:
+        measured = figure.show(value)
+    else:
         if claim.compare == "ratio":
-            result = _ratio(value, theirs)
             shown = "n/a" if result is None else fmt_ratio(result)
         else:
-            result = None if value is None or theirs is None else value - theirs
             shown = figure.show(result)
-        measured = f"{shown} ({figure.show(value)} vs {second.show(theirs)})"
+        measured = f"{shown} ({figure.show(value)} vs {second.show(numbers.theirs)})"
     holds: bool | None = None
     if result is not None and (claim.low is not None or claim.high is not None):
         holds = (claim.low is None or result >= claim.low) and (

@@ -76,6 +76,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="with --render: write this page instead (docs/results.md; charts go to docs/results/)",
     )
+    parser.add_argument(
+        "--claims-zh",
+        metavar="PAGE",
+        type=Path,
+        help="with --render: write the article's claims, in Chinese, to this page "
+        "(docs/claims.zh.md; charts go to docs/claims.zh/); with --to, both pages",
+    )
+    parser.add_argument(
+        "--crawl",
+        metavar="CRAWL_DIR",
+        type=Path,
+        help="with --claims-zh: the crawl-bench results folder answering the crawl claims",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> Any:
@@ -114,17 +127,26 @@ def render(args: argparse.Namespace) -> int:
     """``--render``: a report or a docs page from a results.json."""
     from clients.bench.results import render_results
 
-    source = args.render / "results.json"
-    if not source.is_file():
-        print(f"iomodels bench: error: no results.json in {args.render}", file=sys.stderr)
-        return 2
-    print(render_results(args.render, args.to, charts=not args.no_charts))
+    for folder in (args.render, args.crawl):
+        if folder is not None and not (folder / "results.json").is_file():
+            print(f"iomodels bench: error: no results.json in {folder}", file=sys.stderr)
+            return 2
+    if args.claims_zh is not None:
+        from clients.bench.claims_zh import write_page
+
+        print(write_page(args.claims_zh, args.render, args.crawl, charts=not args.no_charts))
+    if args.to is not None or args.claims_zh is None:
+        print(render_results(args.render, args.to, charts=not args.no_charts))
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.to is not None and args.render is None:
-        print("iomodels bench: error: --to needs --render RESULTS_DIR", file=sys.stderr)
+    for flag, given in (("--to", args.to), ("--claims-zh", args.claims_zh)):
+        if given is not None and args.render is None:
+            print(f"iomodels bench: error: {flag} needs --render RESULTS_DIR", file=sys.stderr)
+            return 2
+    if args.crawl is not None and args.claims_zh is None:
+        print("iomodels bench: error: --crawl needs --claims-zh PAGE", file=sys.stderr)
         return 2
     if args.render is not None:
         return render(args)

@@ -10,27 +10,78 @@ outside the process it patches.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 
-#: crawler name -> (driver module, one-line summary)
-CRAWLERS: dict[str, tuple[str, str]] = {
-    "sequential": (
+
+@dataclass(frozen=True)
+class CrawlerInfo:
+    """A registered crawler: its driver, and the two things its speed is made of.
+
+    Attributes:
+        module: the driver module (it exposes ``crawl(config)``).
+        summary: how N requests are in flight, in one line.
+        loop: what runs the other workers while one waits: the kernel's
+            scheduler, gevent's hub or an event loop (asyncio, uvloop, handloop).
+        client: what writes the requests and reads the responses: a library
+            (aiohttp, http.client) or the crawlers' own :mod:`clients.crawl.http1`
+            over the model's IO (streams or sockets).
+    """
+
+    module: str
+    summary: str
+    loop: str
+    client: str
+
+
+CRAWLERS: dict[str, CrawlerInfo] = {
+    "sequential": CrawlerInfo(
         "clients.crawl.drivers.sequential",
         "one request at a time (http.client): the baseline",
+        "none",
+        "http.client",
     ),
-    "threads": ("clients.crawl.drivers.threads", "N worker threads, a queue.Queue"),
-    "processes": (
+    "threads": CrawlerInfo(
+        "clients.crawl.drivers.threads",
+        "N worker threads, a queue.Queue",
+        "the kernel (threads)",
+        "http.client",
+    ),
+    "processes": CrawlerInfo(
         "clients.crawl.drivers.processes",
         "N worker processes fed by the parent's frontier",
+        "the kernel (processes)",
+        "http.client",
     ),
-    "gevent": (
+    "gevent": CrawlerInfo(
         "clients.crawl.drivers.greenlets",
         "N greenlets, monkey-patched, in a process of its own",
+        "gevent's hub (libev)",
+        "http.client, patched sockets",
     ),
-    "asyncio": ("clients.crawl.drivers.aio", "N asyncio tasks over aiohttp, an asyncio.Queue"),
-    "generators": (
+    "asyncio": CrawlerInfo(
+        "clients.crawl.drivers.aio",
+        "N asyncio tasks over aiohttp, an asyncio.Queue",
+        "asyncio",
+        "aiohttp",
+    ),
+    "asyncio-streams": CrawlerInfo(
+        "clients.crawl.drivers.streams",
+        "N asyncio tasks over asyncio streams and http1.py, no HTTP library",
+        "asyncio",
+        "streams + http1.py",
+    ),
+    "uvloop-streams": CrawlerInfo(
+        "clients.crawl.drivers.uvloop_streams",
+        "the asyncio-streams crawler on uvloop",
+        "uvloop",
+        "streams + http1.py",
+    ),
+    "generators": CrawlerInfo(
         "clients.crawl.drivers.generators",
         "N plain-generator coroutines over selectors",
+        "handloop",
+        "sockets + http1.py",
     ),
 }
 
@@ -47,4 +98,4 @@ def load_crawler(name: str) -> ModuleType:
     """Import and return the driver module of crawler ``name`` (it exposes ``crawl(config)``)."""
     if name not in CRAWLERS:
         raise UnknownCrawler(f"unknown crawler {name!r}; choose one of: {', '.join(CRAWLERS)}")
-    return importlib.import_module(CRAWLERS[name][0])
+    return importlib.import_module(CRAWLERS[name].module)

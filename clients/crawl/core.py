@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from clients.crawl.config import CrawlConfig
 from clients.crawl.frontier import Frontier, Job
 from clients.crawl.outcome import ERROR, NON_HTML, PAGE, REDIRECT, Outcome
@@ -19,6 +21,7 @@ class Crawl:
     """
 
     def __init__(self, config: CrawlConfig, crawler: str = "") -> None:
+        self.cpu_started = time.process_time()
         self.config = config
         self.crawler = crawler
         self.scope = Scope(config.url)
@@ -65,8 +68,19 @@ class Crawl:
                 jobs.append(job)
         return jobs
 
-    def result(self, elapsed: float, peak_rss: int, interrupted: bool = False) -> CrawlResult:
-        """The report, as every crawler gives it."""
+    def result(
+        self, elapsed: float, peak_rss: int, interrupted: bool = False, other_cpu_s: float = 0.0
+    ) -> CrawlResult:
+        """The report, as every crawler gives it.
+
+        Args:
+            elapsed: wall seconds of the crawl.
+            peak_rss: peak resident bytes of the crawler (its processes summed).
+            interrupted: Ctrl-C cut the crawl short.
+            other_cpu_s: CPU seconds of the crawler's other processes (workers);
+                this process's own since the core was made are added here.
+        """
+        cpu = time.process_time() - self.cpu_started + other_cpu_s
         s = self.stats
         pages = len(s.pages)
         return CrawlResult(
@@ -84,6 +98,7 @@ class Crawl:
             errors=dict(sorted(s.errors.items())),
             elapsed_s=round(elapsed, 4),
             pages_per_s=round(pages / elapsed, 2) if elapsed > 0 else 0.0,
+            cpu_s=round(cpu, 4),
             peak_rss_bytes=peak_rss,
             digest=url_digest(s.pages),
             interrupted=interrupted,

@@ -1,15 +1,39 @@
-"""A sans-IO HTTP/1.1 response reader: bytes in, a :class:`Response` out.
+"""Sans-IO HTTP/1.1 for the crawlers that do their own IO: a GET's bytes out, a :class:`Response` in.
 
-Used by the generators crawler, which does its own socket IO. Handles
+Used by the generators crawler (sockets on the hand-made loop) and the streams
+crawlers (asyncio streams on the stdlib loop or uvloop): the same bytes written,
+the same reader, so only the IO differs between them. The reader handles
 ``Content-Length``, ``chunked`` and close-delimited bodies; ``feed(b"")``
 means the peer closed.
 """
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from clients.crawl.config import CrawlConfig
 from clients.crawl.outcome import CONNECTION, PROTOCOL, TOO_LARGE, FetchError, Response
+from clients.crawl.urls import request_target
 
 MAX_HEAD = 64 * 1024
+
+
+class RequestEncoder:
+    """The bytes of a GET for any URL of the crawl's host (the headers are encoded once)."""
+
+    def __init__(self, config: CrawlConfig) -> None:
+        parts = urlsplit(config.url)
+        self.host = parts.hostname or ""
+        self.port = parts.port or 80
+        headers = (
+            f"Host: {parts.netloc}\r\nUser-Agent: {config.user_agent}\r\n"
+            "Accept: text/html,*/*;q=0.5\r\n\r\n"
+        )
+        self._headers = headers.encode("latin-1")
+
+    def get(self, url: str) -> bytes:
+        """``GET <url's path and query> HTTP/1.1`` and the headers."""
+        return b"GET %s HTTP/1.1\r\n%s" % (request_target(url).encode(), self._headers)
 
 
 class ResponseReader:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from clients.crawl import CRAWLERS
 from reporting.charts import line_chart
 from reporting.provenance import Provenance, markdown_lines
 
@@ -25,10 +26,20 @@ FIELDS: dict[str, str] = {
     "errors": "failed fetches by kind: http_<status>, timeout, connection, protocol, too_large...",
     "elapsed_s": "wall time of the crawl, from its start to its end",
     "pages_per_s": "pages / elapsed_s",
+    "cpu_s": "CPU time (user + system) the crawl took: its process, and its workers where it forks",
     "peak_rss_bytes": "peak resident memory of the crawler (its processes summed where it forks)",
     "digest": "a digest of the set of pages' paths: equal digests, equal crawls",
     "interrupted": "true when Ctrl-C (SIGINT) cut the crawl short: the figures cover what was done",
     "matches_site": "(--serve only) the pages are exactly the site's reachable pages",
+}
+
+
+#: what crawl-bench adds to each crawl's result in its results.json
+BENCH_FIELDS: dict[str, str] = {
+    "wall_s": "wall time of the crawler's process, start-up included",
+    "connections_peak": "the most connections the server had open at once (a fresh server per crawl)",
+    "digest_ok": "the digest is the site's reachable pages' own: the whole site, nothing else",
+    "within_concurrency": "connections_peak <= the concurrency asked",
 }
 
 
@@ -47,14 +58,32 @@ def _cell(runs: Runs, crawler: str, level: int, key: str = "pages_per_s") -> Any
     return None
 
 
+#: Scrapy's loop and client (not a registered crawler: the reference crawl-bench adds)
+SCRAPY = ("Twisted's reactor", "Scrapy")
+
+
+def made_of(crawler: str) -> tuple[str, str]:
+    """The crawler's loop and HTTP client, as the registry gives them."""
+    info = CRAWLERS.get(crawler)
+    if info is None:
+        return SCRAPY if crawler == "scrapy" else ("?", "?")
+    return info.loop, info.client
+
+
 def table(runs: Runs, levels: list[int]) -> str:
-    """Pages/s per crawler (rows) and concurrency (columns), then peak RSS at the top level."""
+    """Pages/s per crawler (rows) and concurrency (columns), then peak RSS at the top level.
+
+    Each row names the crawler's loop and HTTP client: two rows that share one
+    of the two compare the other.
+    """
     crawlers = list(dict.fromkeys(run["crawler"] for run in runs))
     top = levels[-1]
     head = (
-        "| crawler | " + " | ".join(f"c={c}" for c in levels) + f" | peak RSS at c={top} | checks |"
+        "| crawler | loop | HTTP client | "
+        + " | ".join(f"c={c}" for c in levels)
+        + f" | peak RSS at c={top} | checks |"
     )
-    lines = [head, "|" + " --- |" * (len(levels) + 3)]
+    lines = [head, "| --- | --- | --- |" + " ---: |" * (len(levels) + 1) + " --- |"]
     for crawler in crawlers:
         cells = []
         for level in levels:
@@ -71,12 +100,105 @@ def table(runs: Runs, levels: list[int]) -> str:
         rss = top_run.get("peak_rss_bytes")
         rss_text = f"{rss / 2**20:,.0f} MiB" if rss else "?"
         ok = all(r.get("digest_ok") and r.get("within_concurrency") for r in mine)
+        loop, client = made_of(crawler)
         lines.append(
-            f"| {crawler} | "
+            f"| {crawler} | {loop} | {client} | "
             + " | ".join(cells)
             + f" | {rss_text} (c={top_run['concurrency']}) | {'ok' if ok else 'FAILED'} |"
         )
     return "\n".join(lines)
+
+
+def cpu_table(runs: Runs, levels: list[int]) -> str:
+    """The crawler's CPU time per page (us) per crawler and concurrency: the figure that load elsewhere moves least."""
+    crawlers = [
+        c
+        for c in dict.fromkeys(r["crawler"] for r in runs)
+        if any(r["crawler"] == c and r.get("cpu_s") and r.get("pages") for r in runs)
+    ]
+    lines = [
+        "| crawler | " + " | ".join(f"c={c}" for c in levels) + " |",
+        "| --- |" + " ---: |" * len(levels),
+    ]
+    for crawler in crawlers:
+        at = {
+            r["concurrency"]: r
+            for r in runs
+            if r["crawler"] == crawler and r.get("cpu_s") and r.get("pages")
+        }
+        cells = [f"{cpu_us_per_page(at[lv]):,.0f}" if lv in at else "" for lv in levels]
+        lines.append(f"| {crawler} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+#: the crawlers that split the coroutines' cost into loop and library, and what each pair changes
+LIBRARY = ("asyncio", "asyncio-streams")  # aiohttp against http1.py, both on asyncio
+LOOP = ("asyncio-streams", "generators")  # asyncio streams against handloop, both with http1.py
+C_LOOP = ("asyncio-streams", "uvloop-streams")  # the same code on asyncio and on uvloop
+
+
+def busy(run: dict[str, Any]) -> float | None:
+    """The share of the crawl's time its process spent on a CPU (None if not recorded)."""
+    cpu, elapsed = run.get("cpu_s"), run.get("elapsed_s")
+    return cpu / elapsed if cpu is not None and elapsed else None
+
+
+def cpu_us_per_page(run: dict[str, Any]) -> float:
+    """The crawler's CPU time per page fetched, in microseconds."""
+    return run["cpu_s"] / run["pages"] * 1e6
+
+
+def _part(us: float, total: float) -> str:
+    share = f" ({us / total:.0%})" if total > 0 and 0 <= us <= total else ""
+    return f"{us:+,.0f} us{share}"
+
+
+def split_level(runs: Runs, names: tuple[str, ...] = (*LIBRARY, *LOOP)) -> int | None:
+    """The most tasks at which every crawler of ``names`` has its CPU time (None: no such level)."""
+    measured = {(r["crawler"], r["concurrency"]) for r in runs if r.get("cpu_s") and r.get("pages")}
+    levels = {r["concurrency"] for r in runs}
+    return max((lv for lv in levels if all((n, lv) in measured for n in names)), default=None)
+
+
+def loop_or_library(runs: Runs) -> list[str]:
+    """Where the coroutines' cost comes from, at the most tasks: one line, or none without the figures.
+
+    CPU times per page add up: aiohttp's to the generators' is the library
+    (aiohttp to http1.py over streams, the same loop) plus the loop (asyncio
+    streams to sockets on handloop, the same HTTP code). Where the crawler's
+    core was busy all along, that CPU time is what sets its pages/s.
+    """
+    level = split_level(runs)
+    if level is None:
+        return []
+    names = {*LIBRARY, *LOOP, *C_LOOP}
+    at = {r["crawler"]: r for r in runs if r["concurrency"] == level and r["crawler"] in names}
+    rate = {name: run["pages_per_s"] for name, run in at.items()}
+    us = {name: cpu_us_per_page(run) for name, run in at.items() if run.get("cpu_s")}
+    shares = [share for name in dict.fromkeys((*LIBRARY, *LOOP)) if (share := busy(at[name]))]
+    library = us["asyncio"] - us["asyncio-streams"]
+    loop = us["asyncio-streams"] - us["generators"]
+    total = library + loop
+    text = (
+        f"- **Loop or library, at c={level}** (CPU time per page, `cpu_s` / pages; each crawler's "
+        f"core was busy {min(shares):.0%} to {max(shares):.0%} of the crawl, and where it is near "
+        "100% that time sets the pages/s): "
+        f"asyncio + aiohttp {us['asyncio']:,.0f} us a page ({rate['asyncio']:,.0f} pages/s), "
+        f"asyncio-streams {us['asyncio-streams']:,.0f} us ({rate['asyncio-streams']:,.0f}), "
+        f"generators on handloop {us['generators']:,.0f} us ({rate['generators']:,.0f}). "
+        f"Of the {total:,.0f} us a page between aiohttp and the generators, the library "
+        f"(aiohttp against http1.py over asyncio streams, both on asyncio) is {_part(library, total)}, "
+        f"the loop (asyncio's tasks and streams against generators on handloop, the same "
+        f"HTTP code) {_part(loop, total)}."
+    )
+    if "uvloop-streams" in us:
+        gain = us["asyncio-streams"] - us["uvloop-streams"]
+        text += (
+            f" The same streams crawler on uvloop: {us['uvloop-streams']:,.0f} us a page "
+            f"({rate['uvloop-streams']:,.0f} pages/s), {abs(gain):,.0f} us "
+            f"{'less' if gain >= 0 else 'more'} than on the stdlib loop."
+        )
+    return [text]
 
 
 def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
@@ -132,6 +254,7 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
             f"{c} {v / 2**20:,.0f} MiB" for c, v in sorted(rss.items(), key=lambda kv: kv[1])
         )
         lines.append(f"- **Coroutines are cheapest.** Peak memory at c={highest}: {ranked}.")
+    lines += loop_or_library(runs)
     mid = [lv for lv in levels if lv > 1]
     aio = {lv: _cell(runs, "asyncio", lv) for lv in mid}
     scrapy = {lv: _cell(runs, "scrapy", lv) for lv in mid}
@@ -188,6 +311,10 @@ def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
             "",
             "![pages/s against concurrency](pages_per_s.png)",
             "",
+            "The crawler's CPU time per page (us; `cpu_s` / pages, its workers included):",
+            "",
+            cpu_table(runs, levels),
+            "",
             "## Verdict",
             "",
             *verdict(runs, levels, setup["latency_ms"]),
@@ -197,6 +324,10 @@ def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
             "Each crawl's result in results.json has these figures:",
             "",
             *(f"- `{name}`: {text}" for name, text in FIELDS.items()),
+            "",
+            "and crawl-bench adds:",
+            "",
+            *(f"- `{name}`: {text}" for name, text in BENCH_FIELDS.items()),
             "",
         ]
     )

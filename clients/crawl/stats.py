@@ -61,6 +61,7 @@ class CrawlResult:
     errors: dict[str, int]
     elapsed_s: float
     pages_per_s: float
+    cpu_s: float
     peak_rss_bytes: int
     digest: str
     interrupted: bool = False

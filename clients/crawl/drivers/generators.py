@@ -11,16 +11,14 @@ from __future__ import annotations
 import errno
 import socket
 import time
-from urllib.parse import urlsplit
 
 from clients.crawl.config import CrawlConfig
 from clients.crawl.core import Crawl
 from clients.crawl.frontier import Job
-from clients.crawl.http1 import ResponseReader
+from clients.crawl.http1 import RequestEncoder, ResponseReader
 from clients.crawl.outcome import CONNECTION, TIMEOUT, FetchError, classify, failure
 from clients.crawl.policy import retry_delay
 from clients.crawl.stats import CrawlResult, own_peak_rss
-from clients.crawl.urls import request_target
 from handloop import (
     Coroutine,
     Loop,
@@ -49,12 +47,8 @@ class Connection:
 
     def __init__(self, config: CrawlConfig) -> None:
         self.config = config
-        parts = urlsplit(config.url)
-        self.host = parts.hostname or ""
-        self.port = parts.port or 80
+        self.requests = RequestEncoder(config)
         self.sock: socket.socket | None = None
-        head = f"Host: {parts.netloc}\r\nUser-Agent: {config.user_agent}\r\nAccept: text/html,*/*;q=0.5\r\n"
-        self.head = head.encode("latin-1")
 
     def get(self, url: str) -> Coroutine:
         """One GET within the timeout; returns a Response or raises FetchError."""
@@ -82,7 +76,7 @@ class Connection:
 
     def _connect(self, deadline: float) -> Coroutine:
         family, kind, proto, _, address = socket.getaddrinfo(
-            self.host, self.port, type=socket.SOCK_STREAM
+            self.requests.host, self.requests.port, type=socket.SOCK_STREAM
         )[0]
         sock = self.sock = socket.socket(family, kind, proto)
         sock.setblocking(False)
@@ -98,7 +92,7 @@ class Connection:
     def _exchange(self, url: str, deadline: float) -> Coroutine:
         sock = self.sock
         assert sock is not None
-        data = b"GET %s HTTP/1.1\r\n%s\r\n" % (request_target(url).encode(), self.head)
+        data = self.requests.get(url)
         reader = ResponseReader(self.config.max_body)
         received = False
         try:

@@ -31,10 +31,10 @@ def _start_worker(config: dict[str, Any]) -> None:
     _client = BlockingClient(CrawlConfig.from_json(config))
 
 
-def _fetch(job: Job) -> tuple[Outcome, int, int]:
-    """In a worker: fetch and classify ``job``; also report this worker's pid and peak RSS."""
+def _fetch(job: Job) -> tuple[Outcome, int, int, float]:
+    """In a worker: fetch and classify ``job``; also this worker's pid, peak RSS and CPU time so far."""
     assert _client is not None
-    return _client.fetch(job), os.getpid(), own_peak_rss()
+    return _client.fetch(job), os.getpid(), own_peak_rss(), time.process_time()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -49,8 +49,9 @@ def crawl(config: CrawlConfig) -> CrawlResult:
     """Crawl with ``config.concurrency`` processes, each owning one connection."""
     core = Crawl(config, "processes")
     pending = deque(core.start())
-    running: dict[Future[tuple[Outcome, int, int]], Job] = {}
+    running: dict[Future[tuple[Outcome, int, int, float]], Job] = {}
     worker_rss: dict[int, int] = {}
+    worker_cpu: dict[int, float] = {}
     started = time.perf_counter()
     interrupted = False
     pool = ProcessPoolExecutor(config.concurrency, _context(), _start_worker, (config.to_json(),))
@@ -61,11 +62,13 @@ def crawl(config: CrawlConfig) -> CrawlResult:
                 running[pool.submit(_fetch, job)] = job
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                outcome, pid, rss = future.result()
+                outcome, pid, rss, cpu = future.result()
                 worker_rss[pid] = rss
+                worker_cpu[pid] = cpu
                 pending.extend(core.record(running.pop(future), outcome))
     except KeyboardInterrupt:
         interrupted = True
     elapsed = time.perf_counter() - started
     pool.shutdown(wait=True, cancel_futures=True)  # workers finish the request in hand
-    return core.result(elapsed, own_peak_rss() + sum(worker_rss.values()), interrupted)
+    rss = own_peak_rss() + sum(worker_rss.values())
+    return core.result(elapsed, rss, interrupted, other_cpu_s=sum(worker_cpu.values()))
