@@ -55,6 +55,10 @@ def _efficiency(run: Run) -> float | None:
     return None if best is None or not run.ideal_rps else best / run.ideal_rps
 
 
+def _syscalls(run: Run, workload: str) -> float | None:
+    return run.syscalls.per_request.get(workload) if run.ok and run.syscalls else None
+
+
 def _with(unit: str, digits: int = 1) -> Callable[[float | None], str]:
     return lambda v: "n/a" if v is None else f"{fmt_num(v, digits)}{unit}"
 
@@ -84,6 +88,16 @@ FIGURES: dict[str, Figure] = {
         lambda r: _idle(r, "p99_ratio"),
         lambda v: "n/a" if v is None else fmt_ratio(v),
         "hello p99 with the most idle connections held / with none",
+    ),
+    "syscalls_echo": Figure(
+        lambda r: _syscalls(r, "echo-1k"),
+        _with(" calls/msg", 2),
+        "system calls per echoed 1 KiB message (strace -c -f over a fixed count; not timed)",
+    ),
+    "syscalls_hello": Figure(
+        lambda r: _syscalls(r, "hello"),
+        _with(" calls/req", 2),
+        "system calls per GET / on keep-alive (strace -c -f over a fixed count; not timed)",
     ),
     "predicted_rps": Figure(
         lambda r: r.predicted_rps,

@@ -137,6 +137,18 @@ CLAIMS: tuple[Claim, ...] = (
               high=CPU_TARGETS.get(model), expect="report")
         for model, ref in COUNTERPARTS.items()
     ),
+    # io_uring: told when the IO has completed, many operations per system call
+    Claim("syscalls: iouring system calls per echoed message vs uvloop's", "syscalls", "iouring",
+          "syscalls_echo", "uvloop", high=0.5),
+    Claim("syscalls: iouring system calls per hello request vs uvloop's", "syscalls", "iouring",
+          "syscalls_hello", "uvloop", expect="report"),
+    Claim("echo-1k: iouring CPU us/msg vs uvloop's", "echo-1k", "iouring", "cpu_us", "uvloop",
+          high=1.0),
+    # the message loop by hand and coroutines by yield, against asyncio
+    Claim("hello: reactor CPU us/req vs asyncio's", "hello", "reactor", "cpu_us", "asyncio",
+          high=1.3),
+    Claim("hello: generators CPU us/req vs reactor's", "hello", "generators", "cpu_us", "reactor",
+          high=1.5),
     Claim("churn: fork CPU per connection vs thread's", "churn", "fork", "cpu_us", "thread",
           high=10.0),
     # cpu-sweep, cpu-c: pure Python holds the GIL, C code that releases it does not

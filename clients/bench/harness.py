@@ -26,6 +26,7 @@ from clients.bench.records import (
     IdleSummary,
     Latency,
     Run,
+    SyscallFigures,
     Tasks,
     WrkFigures,
     from_dict,
@@ -37,6 +38,8 @@ from clients.bench.workloads import (
     CPU_TARGET_MS,
     IDLE_STEPS,
     LONG_CPU_FACTOR,
+    SYSCALL_REQUESTS,
+    SYSCALL_REQUESTS_QUICK,
     Point,
     Workload,
     models_for,
@@ -148,6 +151,8 @@ def estimate(job: Job, opts: Options) -> float:
         return PROBE_SECONDS[job.workload.probe][opts.quick]
     if job.workload.mode == "idle":
         return len(opts.idle_steps) * (min(opts.duration, 2.0) + 1.5) + STARTUP_S
+    if job.workload.mode == "syscalls":
+        return 2 * (STARTUP_S + (3.0 if opts.quick else 10.0))
     extra = opts.duration + 0.5 if _wants_wrk(job, opts) else 0.0
     extra += job.params.connections / CONNECTS_PER_S
     return opts.warmup + opts.duration + STARTUP_S + extra
@@ -169,6 +174,25 @@ def server_args(job: Job) -> list[str]:
     return args
 
 
+def count_syscalls_run(job: Job, opts: Options) -> Run:
+    """The system calls of one model per echoed message and per ``GET /`` (strace; no timing)."""
+    from clients.bench.syscalls import StraceError, count_syscalls
+
+    assert job.target is not None
+    run = Run(model=job.target.name, workload=job.workload.name, placement=job.placement)
+    requests = SYSCALL_REQUESTS_QUICK if opts.quick else SYSCALL_REQUESTS
+    figures = SyscallFigures(requests=requests)
+    try:
+        for name in ("echo-1k", "hello"):
+            count = count_syscalls(job.target.name, name, requests, job.placement.server_cpus)
+            figures.per_request[name] = round(count.per_request, 3)
+            figures.top[name] = [f"{call} {per:.2f}" for call, per in count.top()]
+    except (StraceError, ValueError, ServerStartError) as exc:
+        run.failed, run.errors, run.flagged = str(exc)[:500], 1, True
+    run.syscalls = figures
+    return run
+
+
 def url(job: Job, server: TargetProcess, opts: Options, path: str | None = None) -> str:
     """The loader's URL (``path`` instead of the run's own, for a background load)."""
     if job.workload.protocol == "echo":
@@ -184,6 +208,8 @@ def run_job(job: Job, opts: Options) -> Run:
         return probes.run(
             job.workload.probe, job.workload.name, opts.quick, job.placement.server_cpus
         )
+    if job.workload.mode == "syscalls":
+        return count_syscalls_run(job, opts)
     params = job.params
     run = Run(
         model=job.target.name,

@@ -190,6 +190,20 @@ class ForkSize:
 
 
 @dataclass
+class SyscallFigures:
+    """System calls per request, counted with ``strace -c -f`` over a fixed number of requests.
+
+    ``per_request`` and ``top`` are keyed by the counting's workload (``echo-1k``:
+    per echoed message; ``hello``: per ``GET /``); ``top`` names the most
+    frequent calls with how many each request made.
+    """
+
+    requests: int = 0
+    per_request: dict[str, float] = field(default_factory=dict)
+    top: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
 class ForkCost:
     """The ``fork-cost`` probe: a parent of each size forking children."""
 
@@ -238,6 +252,7 @@ class Run:
     idle: IdleSummary | None = None
     handovers: HandOvers | None = None
     fork_cost: ForkCost | None = None
+    syscalls: SyscallFigures | None = None
     ideal_rps: float | None = None
     efficiency: float | None = None
     predicted_rps: float | None = None  # what Little's law allows a bounded server (io-wait)

@@ -273,6 +273,33 @@ def handover_table(runs: Sequence[Run]) -> str:
     )
 
 
+def syscalls_table(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
+    """The syscalls workload: calls per echoed message and per hello request, by model."""
+    header = [
+        "server",
+        "per echo-1k message",
+        "per hello request",
+        "most frequent (echo-1k)",
+        "most frequent (hello)",
+        "requests counted",
+    ]
+    rows = []
+    for run in runs:
+        if run.workload != "syscalls" or run.syscalls is None:
+            continue
+        figures = run.syscalls
+        per = [figures.per_request.get(w) for w in ("echo-1k", "hello")]
+        rows.append(
+            [
+                run.model,
+                *("n/a" if v is None else f"{v:.2f}" for v in per),
+                *(", ".join(figures.top.get(w, [])) or "-" for w in ("echo-1k", "hello")),
+                f"{figures.requests:,}",
+            ]
+        )
+    return header, rows
+
+
 def fork_cost_table(runs: Sequence[Run]) -> str:
     """The fork-cost probe: CPU and faults per fork, by parent size."""
     probe = next((r for r in runs if r.workload == "fork-cost" and r.fork_cost), None)
@@ -366,6 +393,8 @@ def render(
         out.append(_probe_failures(name, runs))
         if name == "fork-cost":
             out.append(fork_cost_table(runs))
+        elif name == "syscalls":
+            out.append(markdown_table(*syscalls_table(runs)))
         elif workload.curve:
             if name == "gil-switch":
                 out.append(handover_table(runs) + "\n")

@@ -23,6 +23,9 @@ KIND_REFERENCE = {
     "fork": "ref-echo-fork",
     "prefork": "ref-echo-fork",
     "threadpool": "ref-echo-thread",
+    "reactor": "ref-echo-asyncio",
+    "generators": "ref-echo-asyncio",
+    "iouring": "ref-bare",
 }
 
 #: Target ms of pure-Python work per ``cpu`` request (``n`` is calibrated to it).
@@ -35,7 +38,8 @@ class Workload:
     """One workload: one run per target, or a curve (one run per point).
 
     Attributes:
-        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``;
+        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``; or
+            ``syscalls`` (system calls counted per request, no load figures);
             ``probe`` for a measurement the bench makes itself, with no server.
         path: HTTP target (``{cpu_n}`` is filled in with the calibrated ``n``).
         size: echo message bytes.
@@ -157,6 +161,10 @@ def models_for(workload: Workload, models: list[str], every_model: bool, quick: 
     return chosen
 
 
+#: The models whose system calls are counted (readiness loops against the completion ring).
+SYSCALL_MODELS = ("reactor", "asyncio", "uvloop", "iouring")
+SYSCALL_REQUESTS, SYSCALL_REQUESTS_QUICK = 20_000, 2_000
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -192,6 +200,9 @@ WORKLOADS: dict[str, Workload] = {
                  "switch intervals of 0.5, 5 and 50 ms, all CPUs", connections=GIL_PROBE_CONNECTIONS,
                  axis="switch interval ms", points=(0.5, 5, 50), server_all_cpus=True,
                  models=THREAD_MODELS, quick_models=("thread",), probe="gil_switch"),
+        Workload("syscalls", "syscalls", f"system calls per request, counted with strace -c -f over "
+                 f"{SYSCALL_REQUESTS:,} requests (echo-1k: per echoed message; hello: per GET /): readiness "
+                 "against completion", models=SYSCALL_MODELS),
         Workload("fork-cost", "probe", "CPU per fork against the parent's size: a child that exits at "
                  "once, and one that reads every object", probe="fork_cost"),
     )
