@@ -46,6 +46,9 @@ def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
             paths += curve_charts(workload, runs, out_dir)
             continue
         rows = [r for r in ordered(workload, runs) if r.ok]
+        if workload == "syscalls":  # counted, never timed: calls per request are its only figures
+            paths += _syscall_charts(rows, out_dir)
+            continue
         cpu = [Bar(r.model, r.server_cpu_us_per_req) for r in rows]
         if workload != "idle":
             paths.append(_throughput(workload, rows, out_dir))
@@ -110,6 +113,23 @@ def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
 
 REFUSES = "hollow: refuses some connections there (503 at its cap)"
 HELD = "GIL held by one of two spinning threads (median)"
+
+
+def _syscall_charts(rows: Sequence[Run], out_dir: Path) -> list[Path]:
+    """System calls per echoed message and per hello request: the syscalls table's two columns."""
+    paths = []
+    for counted, unit in (("echo-1k", "message"), ("hello", "request")):
+        bars = [Bar(r.model, r.syscalls.per_request.get(counted) if r.syscalls else None) for r in rows]
+        if any(b.value is not None for b in bars):
+            paths.append(
+                bar_chart(
+                    out_dir / f"syscalls-{counted}.png",
+                    f"syscalls: system calls per {counted} {unit} (strace -c -f)",
+                    bars,
+                    f"system calls / {unit}",
+                )
+            )
+    return paths
 
 
 def _models(workload: str, runs: Sequence[Run]) -> list[str]:
