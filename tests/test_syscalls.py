@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,18 @@ def test_the_bench_judges_and_shows_the_counts() -> None:
     assert rows[1][:3] == ["iouring", "0.60", "0.20"] and rows[0][3] == "read 1.00"
     runs[1].syscalls = SyscallFigures(2000, {"echo-1k": 1.5, "hello": 1.0})
     assert not next(v for v in verdicts(runs) if v.claim == echo.claim).holds
+
+
+def test_the_syscalls_charts_show_the_counts_not_an_empty_throughput(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from clients.bench.charts import draw_all
+    from clients.bench.records import Run, SyscallFigures
+
+    runs = [
+        Run(model=m, workload="syscalls", syscalls=SyscallFigures(2000, {"echo-1k": e, "hello": h}))
+        for m, e, h in (("uvloop", 2.1, 2.0), ("iouring", 0.2, 0.04))
+    ]
+    drawn = draw_all(runs, tmp_path)
+    names = sorted(p.name for p in drawn["syscalls"])
+    assert names == ["syscalls-echo-1k.png", "syscalls-hello.png"]
+    assert not (tmp_path / "throughput-syscalls.png").exists()

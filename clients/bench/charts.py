@@ -119,7 +119,9 @@ def _syscall_charts(rows: Sequence[Run], out_dir: Path) -> list[Path]:
     """System calls per echoed message and per hello request: the syscalls table's two columns."""
     paths = []
     for counted, unit in (("echo-1k", "message"), ("hello", "request")):
-        bars = [Bar(r.model, r.syscalls.per_request.get(counted) if r.syscalls else None) for r in rows]
+        bars = [
+            Bar(r.model, r.syscalls.per_request.get(counted) if r.syscalls else None) for r in rows
+        ]
         if any(b.value is not None for b in bars):
             paths.append(
                 bar_chart(
