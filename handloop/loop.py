@@ -37,6 +37,10 @@ class Deadlock(RuntimeError):
     """Nothing is watched and nothing is scheduled: the loop would wait forever."""
 
 
+def _cancelled() -> None:
+    """What a cancelled timer holds instead of its callback (never called)."""
+
+
 class Timer:
     """A callback due at ``when`` (on ``time.monotonic()``); :meth:`cancel` unschedules it."""
 
@@ -48,8 +52,16 @@ class Timer:
         self.loop: Loop | None = loop  # None once out of the heap
 
     def cancel(self) -> None:
+        """Unschedule, and let go of the callback and its arguments at once.
+
+        A cancelled timer may wait in the heap until it is popped or compacted, and
+        its owner may keep it too (a connection's ``deadline``): holding the callback
+        (a bound method) would keep the owner alive in a cycle, for the garbage
+        collector's oldest generation to find much later.
+        """
         if not self.cancelled:
             self.cancelled = True
+            self.callback, self.args = _cancelled, ()
             if self.loop is not None:
                 self.loop.cancelled_timers += 1
 

@@ -315,3 +315,31 @@ def test_the_loop_imports_only_what_a_subinterpreter_allows() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_cancelled_timer_lets_go_of_its_owner_at_once() -> None:
+    """A connection that cancels its deadline and closes is freed by reference counting, not
+    left in a cycle (connection -> timer -> bound method -> connection) for the collector."""
+    import gc
+    import weakref
+
+    class Owner:
+        def __init__(self, loop: Loop) -> None:
+            self.deadline = loop.call_later(60, self.on_deadline)
+
+        def on_deadline(self) -> None:
+            raise AssertionError("a cancelled timer fired")
+
+    loop = Loop()
+    owner = Owner(loop)
+    gone = weakref.ref(owner)
+    gc.disable()
+    try:
+        owner.deadline.cancel()  # the timer stays in the heap, and the owner keeps it
+        del owner
+        assert gone() is None
+    finally:
+        gc.enable()
+    loop.call_later(0, loop.stop)
+    loop.run()  # the cancelled timer is skipped, not called
+    loop.close()

@@ -239,6 +239,7 @@ class Pump:
         for timer in (self.timer, self.deadline):
             if timer is not None:
                 timer.cancel()
+        self.timer = self.deadline = None
         self.sock.close()
         self.fd = -1
         self.server.closed(self)
