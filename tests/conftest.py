@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import Callable, Iterator, Mapping
 
 import pytest
@@ -31,6 +32,18 @@ def pytest_asyncio_loop_factories(
     A test that supports only some picks them with ``@pytest.mark.asyncio(loop_factories=[...])``.
     """
     return LOOPS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the commands the tests start hear Ctrl-C, even when the suite itself cannot.
+
+    A shell starts a background job (``make test &``, ``nohup``) with SIGINT ignored, and an
+    ignored signal stays ignored across ``exec``: every server and crawler the tests start
+    would then ignore the SIGINT a test sends it. A handler, unlike ``SIG_IGN``, is reset to
+    the default at ``exec``, so the children start as from a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
