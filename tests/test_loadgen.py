@@ -118,6 +118,19 @@ async def test_errors_are_counted(hello_server: ServerProcess) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("mode", ["http", "echo"])
+async def test_connections_a_pool_never_serves_are_counted(
+    mode: str, start_server: Callable[..., ServerProcess]
+) -> None:
+    """One prefork worker serves one keep-alive connection at a time: the other two wait in the
+    backlog for the whole window, and the result says so instead of timing only the served one."""
+    server = start_server("prefork", mode, ["--workers", "1"])
+    result = await measure(LoadConfig(port=server.port, mode=mode, connections=3, **SHORT))
+    assert result.requests > 0
+    assert result.error_kinds.get("starved") == 2 and result.errors >= 2
+
+
+@pytest.mark.asyncio
 async def test_echo_gets_every_byte_back(start_server: Callable[..., ServerProcess]) -> None:
     server = start_server("uvloop", "echo")
     result = await measure(

@@ -137,8 +137,10 @@ async def measure(
     if on_event:
         on_event("measure")
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    window_ns = time.perf_counter_ns()
     await asyncio.sleep(config.duration)
     state.phase = DONE
+    starved = _starved(protos, window_ns)
     wall1, cpu1 = time.perf_counter(), time.process_time()
     gc.enable()
     gc.unfreeze()
@@ -154,6 +156,9 @@ async def measure(
     cpu = (cpu1 - cpu0) / elapsed
     if connect_failures:
         state.errors["connect"] += connect_failures
+    if starved:
+        state.errors["starved"] += starved
+        log.warning("%d of %d connections got no answer while measuring", starved, len(protos))
     errors = sum(state.errors.values())
     return LoadResult(
         requests=state.requests,
@@ -181,3 +186,21 @@ def run_load(
     raise_fd_limit()
     with asyncio.Runner(loop_factory=new_loop) as runner:
         return runner.run(measure(config, on_event, keep_histogram))
+
+
+def _starved(protos: list[Any], window_ns: int) -> int:
+    """Open connections whose oldest request went out before the window and is still unanswered.
+
+    The server never served them while measuring: a pool serving fewer connections than
+    the load opens leaves the others in its backlog or queue. Only what completes is
+    counted and timed, so without this their wait would show nowhere.
+    """
+    count = 0
+    for proto in protos:
+        transport = getattr(proto, "transport", None)
+        sent = getattr(proto, "sent", None)
+        if transport is None or transport.is_closing() or not sent:
+            continue
+        if sent[0] < window_ns:
+            count += 1
+    return count
