@@ -223,5 +223,24 @@ class WakeupPipe:
                 pass
 
 
+def ended_children() -> Iterator[tuple[int, int]]:
+    """``(pid, status)`` of each child that has ended, without waiting (after SIGCHLD woke the loop)."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """A child's end in words, from its exit code (negative: the signal that killed it)."""
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
 def _nothing() -> None:
     pass

@@ -195,12 +195,11 @@ def _starved(protos: list[Any], window_ns: int) -> int:
     the load opens leaves the others in its backlog or queue. Only what completes is
     counted and timed, so without this their wait would show nowhere.
     """
-    count = 0
-    for proto in protos:
-        transport = getattr(proto, "transport", None)
-        sent = getattr(proto, "sent", None)
-        if transport is None or transport.is_closing() or not sent:
-            continue
-        if sent[0] < window_ns:
-            count += 1
-    return count
+    return sum(
+        1
+        for proto in protos
+        if proto.transport is not None
+        and not proto.transport.is_closing()
+        and proto.sent
+        and proto.sent[0] < window_ns
+    )

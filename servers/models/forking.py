@@ -28,7 +28,7 @@ import signal
 import socket
 from collections.abc import Callable
 
-from servers.lifecycle import Lifecycle, WakeupPipe
+from servers.lifecycle import Lifecycle, WakeupPipe, ended_children
 from servers.models._blocking import Acceptor, BlockingPump
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
@@ -108,13 +108,7 @@ class ForkServer:
 
     def reap(self) -> None:
         """Collect every child that has ended (after a SIGCHLD woke the loop)."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in ended_children():
             self._forget(pid, status)
 
     def _forget(self, pid: int, status: int, *, quiet: bool = False) -> None:

@@ -180,14 +180,13 @@ class RingPump:
     # -- performing ------------------------------------------------------------------
     def perform(self, actions: list[Action]) -> None:
         """Perform actions in order until a Wait (a ring timeout resumes the rest) or CLOSE."""
-        for action in actions:
+        for index, action in enumerate(actions):
             if type(action) is bytes:
                 self.write(action)
             elif action is CLOSE:
                 self.close()
                 return
             elif type(action) is Wait:
-                index = next(i for i, each in enumerate(actions) if each is action)
                 self.pending = actions[index + 1 :]
                 if len(self.pending) > MAX_QUEUED:
                     self._pause(_PAUSED_FOR_QUEUE)

@@ -19,14 +19,13 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.resource_tracker
 import os
-import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from servers.lifecycle import Lifecycle
+from servers.lifecycle import Lifecycle, describe_exit
 from servers.protocol.config import ServerConfig
 from servers.stats import SharedStats
 
@@ -131,7 +130,7 @@ class Supervisor:
                     "worker %d (pid %d) died (%s); respawning",
                     index,
                     proc.pid,
-                    _describe(proc.exitcode),
+                    describe_exit(proc.exitcode),
                 )
                 SharedStats("multiprocess", self.array, index).reset_open()
                 started = time.monotonic()
@@ -193,9 +192,3 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
     for timeout in lifecycle.drain(supervisor):
         supervisor.wait(timeout)
     supervisor.reap_helpers()
-
-
-def _describe(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        return f"killed by {signal.Signals(-exitcode).name}"
-    return f"exit code {exitcode}"

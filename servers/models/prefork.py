@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from typing import NoReturn
 
-from servers.lifecycle import Lifecycle, WakeupPipe
+from servers.lifecycle import Lifecycle, WakeupPipe, describe_exit, ended_children
 from servers.models._blocking import Acceptor, BlockingPump
 from servers.models._closing import poll_readable
 from servers.protocol.config import ServerConfig
@@ -114,7 +114,7 @@ class Master:
             _, status = os.waitpid(pid, 0)
             del self.workers[pid]
             raise WorkerStartError(
-                f"worker {index} (pid {pid}) did not start ({_describe(status)}); "
+                f"worker {index} (pid {pid}) did not start ({describe_exit(os.waitstatus_to_exitcode(status))}); "
                 "see its error above"
             )
         return pid
@@ -135,20 +135,19 @@ class Master:
 
     def reap(self) -> None:
         """Collect every worker that ended; respawn each one unless the server is stopping."""
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in ended_children():
             index = self.workers.pop(pid, None)
             if index is None:
                 continue
             SharedStats("prefork", self.array, index).reset_open()  # its connection died with it
             if self.lifecycle.stopping:
                 continue
-            log.warning("worker %d (pid %d) died (%s); respawning", index, pid, _describe(status))
+            log.warning(
+                "worker %d (pid %d) died (%s); respawning",
+                index,
+                pid,
+                describe_exit(os.waitstatus_to_exitcode(status)),
+            )
             started = time.monotonic()
             new = self.start(index)
             log.warning(
@@ -228,12 +227,6 @@ def _wait_ready(fd: int) -> bool:
     if fd not in poll_readable([fd], START_TIMEOUT):
         return False
     return os.read(fd, 1) == _READY  # b"" (EOF): it died before saying so
-
-
-def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit code {os.waitstatus_to_exitcode(status)}"
 
 
 def _kill(pid: int, signum: int) -> None:

@@ -239,7 +239,6 @@ class Pump:
         for timer in (self.timer, self.deadline):
             if timer is not None:
                 timer.cancel()
-        self.timer = self.deadline = None
         self.sock.close()
         self.fd = -1
         self.server.closed(self)
