@@ -97,10 +97,11 @@ crawl-bench: venv
 	$(BIN)/python -m pip install --quiet -e '.[scrapy]'
 	$(BIN)/iomodels crawl-bench $(CRAWL_BENCH_ARGS)
 
-## test: lint, then the fast test suite (what CI runs)
+## test: lint, typecheck, then the fast test suite (what CI runs)
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## test-model: the cross-model suites for one MODEL, slow tests included (MODEL=interpreters PYTHON=python3.13)
