@@ -17,6 +17,47 @@ PORT     ?= 8000
 PROTOCOL ?= http
 HOST_BIND ?= 127.0.0.1
 
+# Every target declares the variables it reads (VARS_<target>, plus COMMON_VARS for all):
+# a NAME=value on the command line that none of the goals reads is refused before anything
+# runs, in one line, with the near miss it probably meant (MODEL for MODELS, PROCESSES for WORKERS).
+COMMON_VARS      := PYTHON VENV
+VARS_help        :=
+VARS_venv        :=
+VARS_serve       := MODEL PORT PROTOCOL HOST_BIND ARGS
+VARS_locust      := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS WEB_PORT
+VARS_loadtest    := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
+VARS_compare     := MODELS PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
+VARS_bench       := MODELS WORKLOADS DURATION QUICK BENCH_ARGS
+VARS_crawl       := CRAWLER MODEL CONCURRENCY SITE_PAGES SITE_LATENCY_MS ARGS
+VARS_crawl-bench := MODEL CRAWL_BENCH_ARGS
+VARS_test        := PYTEST_ARGS
+VARS_test-model  := MODEL PYTEST_ARGS
+VARS_soak        := MODELS SOAK_ARGS
+VARS_test-all    := PYTEST_ARGS
+VARS_lint        :=
+VARS_typecheck   :=
+VARS_clean       :=
+# old or near names -> the name a target reads instead
+RENAMED_SERVER   := MODEL
+RENAMED_WORKERS  := PROCESSES
+RENAMED_PAGES    := SITE_PAGES
+RENAMED_LATENCY_MS := SITE_LATENCY_MS
+
+GOALS     := $(or $(MAKECMDGOALS),help)
+GIVEN     := $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(v)))
+READ      := $(sort $(COMMON_VARS) $(foreach g,$(GOALS),$(VARS_$(g))))
+UNREAD    := $(filter-out $(READ),$(GIVEN))
+near_miss  = $(firstword $(filter $(READ),$(RENAMED_$(1)) $(1)S $(patsubst %S,%,$(1))))
+why_unread = $(1)=$($(1)) is not read by make $(GOALS)$(if $(call near_miss,$(1)),: did you mean $(call near_miss,$(1))=?)
+ifneq ($(UNREAD),)
+$(error $(foreach v,$(UNREAD),$(call why_unread,$(v));) make $(GOALS) reads: $(or $(filter-out $(COMMON_VARS),$(READ)),nothing) (and $(COMMON_VARS)))
+endif
+ifneq ($(and $(HOST),$(filter HOST,$(READ))),)
+ifeq ($(findstring ://,$(HOST)),)
+$(error HOST=$(HOST) has no scheme: use HOST=http://$(HOST) (or echo://$(HOST) with PROTOCOL=echo))
+endif
+endif
+
 .PHONY: help venv serve test test-model test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
 .DEFAULT_GOAL := help
 
@@ -46,7 +87,7 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http)
+## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http HOST_BIND=127.0.0.1 ARGS=)
 serve: venv
 	$(BIN)/iomodels serve --model $(MODEL) --host $(HOST_BIND) --port $(PORT) --protocol $(PROTOCOL) $(ARGS)
 
@@ -54,57 +95,70 @@ serve: venv
 USERS      ?= 100
 SPAWN_RATE ?= 20
 DURATION   ?= 30s
-WORKERS    ?= 0
+PROCESSES  ?= 0
 WEB_PORT   ?= 8089
-LOCUST_TARGET = $(if $(findstring ://,$(HOST)),--host $(HOST))
-LOCUST_COMMON = --protocol $(PROTOCOL) --users $(USERS) --spawn-rate $(SPAWN_RATE) --workers $(WORKERS) \
+LOCUST_TARGET = $(if $(HOST),--host $(HOST))
+LOCUST_COMMON = --protocol $(PROTOCOL) --users $(USERS) --spawn-rate $(SPAWN_RATE) --processes $(PROCESSES) \
 	$(if $(CLASSES),--classes $(CLASSES)) $(if $(LOCUST_ARGS),--locust-args="$(LOCUST_ARGS)")
 
-## locust: a server of MODEL and Locust's web UI on http://127.0.0.1:8089 (Ctrl-C stops both)
+## locust: a server of MODEL and Locust's web UI on 127.0.0.1:WEB_PORT (Ctrl-C stops both)
+## (MODEL=asyncio or HOST=http://... PROTOCOL=http USERS=100 SPAWN_RATE=20 PROCESSES=0 CLASSES= LOCUST_ARGS= WEB_PORT=8089)
 locust: venv
 	$(BIN)/iomodels locust --model $(MODEL) $(LOCUST_TARGET) --web-port $(WEB_PORT) $(LOCUST_COMMON)
 
-## loadtest: one headless run into results/locust-<model>-<timestamp>/ (USERS SPAWN_RATE DURATION WORKERS)
+## loadtest: one headless run into results/locust-<model>-<timestamp>/
+## (MODEL=asyncio or HOST=http://... PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS as locust, DURATION=30s)
 loadtest: venv
 	$(BIN)/iomodels loadtest --model $(MODEL) $(LOCUST_TARGET) --duration $(DURATION) $(LOCUST_COMMON)
 
-## compare: the same headless scenario against each model (MODELS="fork thread ..."), one report
+## compare: the same headless scenario against each model, one report
+## (MODELS="fork thread ..." default all; PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION as loadtest)
 compare: venv
 	$(BIN)/iomodels compare $(if $(MODELS),--models "$(MODELS)") --duration $(DURATION) $(LOCUST_COMMON)
 
-## bench: every model x workload into results/<UTC timestamp>/ (MODELS="fork thread" WORKLOADS= DURATION=10 QUICK=1)
-## (installs the references extra: gunicorn, uvicorn; one load at a time: bench, loadtest, compare, crawl-bench and soak wait for each other)
-BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--duration $(patsubst %s,%,$(DURATION)))
-bench: venv
-	$(BIN)/python -m pip install --quiet -e '.[references]'
+# One stamp per extra: pip runs again only when pyproject.toml changes.
+$(VENV)/.extra-%-stamp: $(STAMP)
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[$*]'
+	touch $@
+
+# DURATION as loadtest takes it (30s, 2m, 1h30m, 45) turned into the seconds bench reads
+BENCH_SECONDS = $(shell $(PYTHON) -c 'import re, sys; t = sys.argv[1].strip(); \
+	m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?", t); \
+	print(int(m[1] or 0) * 3600 + int(m[2] or 0) * 60 + int(m[3] or 0) if t and m else t)' '$(DURATION)')
+BENCH_DURATION = $(if $(filter command line environment,$(origin DURATION)),--duration $(BENCH_SECONDS))
+
+## bench: every model x workload into results/<UTC timestamp>/
+## (MODELS="fork thread" default all; WORKLOADS= default all; DURATION=10 seconds per run, or 1m as loadtest; QUICK=1; BENCH_ARGS=)
+## (installs the references extra once: gunicorn, uvicorn; one load at a time: bench, loadtest, compare, crawl-bench and soak wait for each other)
+bench: venv $(VENV)/.extra-references-stamp
 	$(BIN)/iomodels bench $(if $(MODELS),--models "$(MODELS)") \
 		$(if $(WORKLOADS),--workloads "$(WORKLOADS)") $(BENCH_DURATION) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-## Crawlers (clients/crawl/): CRAWLER against a fresh SERVER-model server's /site/
+## Crawlers (clients/crawl/): CRAWLER against a fresh server of MODEL and its /site/
 CRAWLER         ?= asyncio
-SERVER          ?= gevent
-CONCURRENCY     ?= 100
+CONCURRENCY     ?= 10
 SITE_PAGES      ?= 1000
 SITE_LATENCY_MS ?= 10
 
-## crawl: one crawl, printed as a table (CRAWLER SERVER CONCURRENCY SITE_PAGES SITE_LATENCY_MS ARGS=--json)
+## crawl: one crawl, printed as a table
+## (CRAWLER=asyncio MODEL=asyncio CONCURRENCY=10 SITE_PAGES=1000 SITE_LATENCY_MS=10 ARGS=--json)
 crawl: venv
-	$(BIN)/iomodels crawl --crawler $(CRAWLER) --serve $(SERVER) --concurrency $(CONCURRENCY) \
+	$(BIN)/iomodels crawl --crawler $(CRAWLER) --model $(MODEL) --concurrency $(CONCURRENCY) \
 		--site-pages $(SITE_PAGES) --site-latency-ms $(SITE_LATENCY_MS) $(ARGS)
 
-## crawl-bench: every crawler (and Scrapy) at 1, 10, 100, 500 into results/crawl-<timestamp>/ (CRAWL_BENCH_ARGS=)
-crawl-bench: venv
-	$(BIN)/python -m pip install --quiet -e '.[scrapy]'
-	$(BIN)/iomodels crawl-bench $(CRAWL_BENCH_ARGS)
+## crawl-bench: every crawler (and Scrapy) at 1, 10, 100, 500 into results/crawl-<timestamp>/
+## (MODEL=asyncio CRAWL_BENCH_ARGS=; installs the scrapy extra once)
+crawl-bench: venv $(VENV)/.extra-scrapy-stamp
+	$(BIN)/iomodels crawl-bench --model $(MODEL) $(CRAWL_BENCH_ARGS)
 
-## test: lint, typecheck, then the fast test suite (what CI runs)
+## test: lint, typecheck, then the fast test suite (what CI runs; PYTEST_ARGS=)
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
-## test-model: the cross-model suites for one MODEL, slow tests included (MODEL=interpreters PYTHON=python3.13)
+## test-model: the cross-model suites for one MODEL, slow tests included (MODEL=interpreters PYTHON=python3.13 PYTEST_ARGS=)
 ## (conformance, corpus, limits, faults, lifecycle, event loops and tests/test_MODEL.py, then the equivalence of every model)
 CROSS_MODEL_SUITES = tests/test_conformance.py tests/test_corpus.py tests/test_robustness_limits.py \
 	tests/test_robustness_faults.py tests/test_lifecycle.py tests/test_event_loops.py $(wildcard tests/test_$(MODEL).py)
@@ -117,7 +171,7 @@ test-model: venv
 soak: venv
 	$(BIN)/iomodels soak $(if $(MODELS),--models "$(MODELS)") $(SOAK_ARGS)
 
-## test-all: every test, slow ones included
+## test-all: every test, slow ones included (PYTEST_ARGS=)
 test-all: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import random
-import sys
 import time
 from dataclasses import dataclass
 
@@ -189,9 +188,3 @@ def run(args: argparse.Namespace) -> int:
         )
         results = [soak(m, args.duration, args.warmup, args.concurrency) for m in args.models]
     return 0 if all(results) else 1
-
-
-if __name__ == "__main__":
-    from iomodels.cli import main
-
-    sys.exit(main(["soak", *sys.argv[1:]]))

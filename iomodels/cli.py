@@ -36,6 +36,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 DESCRIPTION = "Equivalent servers, one per IO model, and the tools to compare them."
 
 
+class DefaultsShown(argparse.HelpFormatter):
+    """Every option's ``--help`` line states its default: added where its text does not."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if not action.option_strings or "default" in text or text == argparse.SUPPRESS:
+            return action.help
+        if isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            return action.help
+        value = action.default
+        if value is False:
+            shown = "off"
+        elif value in (None, "", []):
+            shown = "none"
+        else:
+            shown = "%(default)s"
+        return f"{text} (default: {shown})"
+
+
 def top_parser() -> argparse.ArgumentParser:
     """The ``iomodels`` parser: the list of commands for ``--help`` and for a wrong command name."""
     parser = argparse.ArgumentParser(prog="iomodels", description=DESCRIPTION)
@@ -50,6 +69,8 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     module, help_text = COMMANDS[name]
     parser = argparse.ArgumentParser(prog=f"iomodels {name}", description=help_text)
     importlib.import_module(module).configure(parser)
+    # kept as the command chose it (raw epilogs), with every default shown
+    parser.formatter_class = type("Formatter", (DefaultsShown, parser.formatter_class), {})
     parser.set_defaults(command=name, _module=module)
     return parser
 

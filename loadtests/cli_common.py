@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from common.argtypes import int_range, one_of
+from common.renamed import add_renamed
 from loadtests.launch import ALL_CLASSES, default_classes
 from servers.registry import model_names
 
@@ -44,9 +45,16 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
             help=f"the server model to start: {', '.join(model_names())} (default: asyncio)",
         )
         parser.add_argument(
-            "--host", default="", help="aim at this running server instead of starting one"
+            "--host",
+            default="",
+            help="aim at this running server (http://HOST:PORT) instead of starting one (default: start one)",
         )
-    parser.add_argument("--protocol", choices=["http", "echo"], default="http")
+    parser.add_argument(
+        "--protocol",
+        choices=["http", "echo"],
+        default="http",
+        help="the server's protocol (default http)",
+    )
     parser.add_argument(
         "--classes",
         nargs="+",
@@ -55,29 +63,33 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
         help=f"Locust user classes ({', '.join(ALL_CLASSES)}); default WebsiteUser, EchoUser for echo",
     )
     parser.add_argument(
-        "--users", type=int_range(1, 100_000), default=100, help="concurrent Locust users"
+        "--users",
+        type=int_range(1, 100_000),
+        default=100,
+        help="concurrent Locust users (default 100)",
     )
     parser.add_argument(
-        "--spawn-rate", type=positive_rate, default=20, help="users started per second"
+        "--spawn-rate", type=positive_rate, default=20, help="users started per second (default 20)"
     )
     parser.add_argument(
-        "--workers",
+        "--processes",
         type=int_range(0, 256),
         default=0,
-        help="Locust worker processes (--processes N); 0: one process",
+        help="Locust worker processes (Locust's --processes N); 0: one process (default 0)",
     )
+    add_renamed(parser, "--workers", "--processes")
     parser.add_argument(
         "--server-arg",
         action="append",
         default=[],
         metavar="ARG",
-        help="one more 'iomodels serve' argument (repeatable), e.g. --server-arg=--workers=2",
+        help="one more 'iomodels serve' argument (repeatable), e.g. --server-arg=--workers=2 (default: none)",
     )
     parser.add_argument(
         "--locust-args",
         default="",
         metavar="'ARGS'",
-        help='more Locust arguments in one string: --locust-args="--io-ms 100 --message-size 4096"',
+        help='more Locust arguments in one string: --locust-args="--io-ms 100 --message-size 4096" (default: none)',
     )
 
 
@@ -86,10 +98,13 @@ def add_headless_args(parser: argparse.ArgumentParser) -> None:
         "--duration",
         type=run_time,
         default="30s",
-        help="run time per run (Locust's -t: 30s, 2m...)",
+        help="run time per run (Locust's -t: 30s, 2m...; default 30s)",
     )
     parser.add_argument(
-        "--results-dir", type=Path, default=Path("results"), help="where result directories go"
+        "--results-dir",
+        type=Path,
+        default=Path("results"),
+        help="where result directories go (default results)",
     )
 
 

@@ -38,7 +38,7 @@ def headless_run(
             spawn_rate=args.spawn_rate,
             run_time=args.duration,
             out_dir=out_dir,
-            workers=args.workers,
+            processes=args.processes,
             server_pid=server.pid if server else 0,
             extra=extra_args(args),
         )
@@ -61,7 +61,7 @@ def scenario_of(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "spawn_rate": args.spawn_rate,
         "duration": args.duration,
-        "workers": args.workers,
+        "processes": args.processes,
         "protocol": args.protocol,
         "locust_args": args.locust_args,
     }

@@ -10,7 +10,7 @@ from loadtests.cli_common import add_scenario_args, classes_of, extra_args
 def configure(parser: argparse.ArgumentParser) -> None:
     add_scenario_args(parser)
     parser.add_argument(
-        "--web-port", type=int, default=8089, help="the web UI's port (on 127.0.0.1)"
+        "--web-port", type=int, default=8089, help="the web UI's port (on 127.0.0.1; default 8089)"
     )
 
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
                     headless=False,
                     users=args.users,
                     spawn_rate=args.spawn_rate,
-                    workers=args.workers,
+                    processes=args.processes,
                     web_port=args.web_port,
                     server_pid=server.pid if server else 0,
                     extra=extra_args(args),

@@ -158,7 +158,7 @@ def write_report(
         (
             f"**Loader-bound runs: {', '.join(bound)}.** Locust was saturated there: their request "
             "rate measures Locust, not the server (a floor: hatched and marked ≥ in the chart). "
-            "Re-run with `--workers N` or compare with `make bench`."
+            "Re-run with `--processes N` (make: PROCESSES=N) or compare with `make bench`."
             if bound
             else "No run was loader-bound: the busiest Locust process stayed under the threshold."
         ),

@@ -43,7 +43,7 @@ class LocustRun:
     spawn_rate: float = 20
     run_time: str = "30s"
     out_dir: Path | None = None
-    workers: int = 0
+    processes: int = 0
     web_host: str = "127.0.0.1"
     web_port: int = 8089
     server_pid: int = 0
@@ -53,8 +53,8 @@ class LocustRun:
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", self.host]
         if self.server_pid:
             cmd += ["--server-pid", str(self.server_pid)]
-        if self.workers:
-            cmd += ["--processes", str(self.workers)]
+        if self.processes:
+            cmd += ["--processes", str(self.processes)]
         if self.headless:
             cmd += [
                 "--headless",

@@ -8,6 +8,7 @@ flag to change; a crawl that fetched nothing says so in its exit status.
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import os
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from clients.crawl import crawler_names
-from iomodels.cli import command_parser
+from iomodels.cli import COMMANDS, command_parser
 from servers.registry import model_names, runnable_model_names
 from tests.helpers import wait_until
 
@@ -61,8 +62,8 @@ ENTRY_POINTS = [
     ("bench", "--models", "fork,bogus"),
     ("soak", "--models", "bogus"),
     ("soak", "--models", "fork bogus"),
-    ("crawl", "--serve", "bogus"),
-    ("crawl-bench", "--server", "bogus"),
+    ("crawl", "--model", "bogus"),
+    ("crawl-bench", "--model", "bogus"),
 ]
 
 
@@ -77,7 +78,7 @@ def test_an_unknown_model_is_one_line_naming_the_choices(
 
 
 def test_an_unknown_crawler_is_named_too() -> None:
-    proc = iomodels("crawl-bench", "--crawlers", "threads,telepathy")
+    proc = iomodels("crawl-bench", "--crawlers", "thread,telepathy")
     assert_one_line_error(
         proc, f"unknown crawler 'telepathy'; choose from: {', '.join(crawler_names())}"
     )
@@ -88,7 +89,7 @@ def test_an_unknown_crawler_is_named_too() -> None:
     [
         ("loadtest", "MODEL=bogus"),
         ("locust", "MODEL=bogus"),
-        ("crawl", "SERVER=bogus"),
+        ("crawl", "MODEL=bogus"),
         ("soak", "MODELS=bogus"),
         ("compare", "MODELS=fork bogus"),
         ("bench", "MODELS=fork,bogus"),
@@ -128,9 +129,9 @@ def test_no_models_named_means_every_model_that_runs_here(command: str) -> None:
 
 def test_crawl_bench_takes_crawlers_and_levels_in_either_spelling() -> None:
     args = command_parser("crawl-bench").parse_args(
-        ["--crawlers", "threads asyncio", "--concurrency", "1,10", "100"]
+        ["--crawlers", "thread asyncio", "--concurrency", "1,10", "100"]
     )
-    assert (args.crawlers, args.concurrency) == (["threads", "asyncio"], [1, 10, 100])
+    assert (args.crawlers, args.concurrency) == (["thread", "asyncio"], [1, 10, 100])
 
 
 # -- a server that does not start --------------------------------------------------------------
@@ -230,3 +231,17 @@ def test_the_readme_make_targets_block_is_make_help() -> None:
     block = re.search(r"```\n(usage: make .*?)```", readme, re.S)
     assert block is not None, "no make-targets block in README.md"
     assert block.group(1) == shown
+
+
+# -- every --help line states its default -------------------------------------------------------
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_help_entry_states_its_default(command: str) -> None:
+    parser = command_parser(command)
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        if isinstance(action, argparse._HelpAction):
+            continue
+        shown = formatter._expand_help(action) if action.help is not None else ""
+        assert "default" in shown, f"iomodels {command} {action.option_strings[0]}: {shown!r}"

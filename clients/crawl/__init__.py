@@ -41,8 +41,8 @@ CRAWLERS: dict[str, CrawlerInfo] = {
         "none",
         "http.client",
     ),
-    "threads": CrawlerInfo(
-        "clients.crawl.drivers.threads",
+    "thread": CrawlerInfo(
+        "clients.crawl.drivers.thread",
         "N worker threads, a queue.Queue",
         "the kernel (threads)",
         "http.client",
@@ -85,6 +85,14 @@ CRAWLERS: dict[str, CrawlerInfo] = {
     ),
 }
 
+#: old crawler name -> its name now, so results written under the old name still read
+RENAMED: dict[str, str] = {"threads": "thread"}
+
+
+def current_name(name: str) -> str:
+    """A crawler's name now (``threads`` in an old results file is ``thread``)."""
+    return RENAMED.get(name, name)
+
 
 class UnknownCrawler(ValueError):
     """The name is not a registered crawler (the message lists them)."""
@@ -97,5 +105,6 @@ def crawler_names() -> list[str]:
 def load_crawler(name: str) -> ModuleType:
     """Import and return the driver module of crawler ``name`` (it exposes ``crawl(config)``)."""
     if name not in CRAWLERS:
-        raise UnknownCrawler(f"unknown crawler {name!r}; choose one of: {', '.join(CRAWLERS)}")
+        now = f" (now {RENAMED[name]!r})" if name in RENAMED else ""
+        raise UnknownCrawler(f"unknown crawler {name!r}{now}; choose one of: {', '.join(CRAWLERS)}")
     return importlib.import_module(CRAWLERS[name].module)

@@ -21,12 +21,19 @@ from typing import Any
 from clients.crawl import crawler_names
 from clients.crawl.stats import url_digest
 from common.argtypes import JoinLists, add_names_argument, int_range, one_of
+from common.renamed import add_renamed
 from reporting import provenance
 from servers.launcher import ServerProcess
 from servers.protocol.site import Site
 
 RUN_TIMEOUT_S = 600
 DEFAULT_LEVELS = [1, 10, 100, 500]
+#: the flags' old names (refused, naming the new ones): one name per thing across crawl and crawl-bench
+RENAMED_FLAGS = {
+    "--server": "--model",
+    "--pages": "--site-pages",
+    "--latency-ms": "--site-latency-ms",
+}
 
 
 def _cpus() -> tuple[list[int] | None, list[int] | None]:
@@ -42,8 +49,8 @@ def _have_scrapy() -> bool:
 def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
     """One crawl against a fresh server; the crawler's JSON plus the checks."""
     client_cpus, server_cpus = _cpus()
-    site = ["--site-pages", str(args.pages), "--site-latency-ms", str(args.latency_ms)]
-    with ServerProcess(args.server, "http", site, cpus=server_cpus) as server:
+    site = ["--site-pages", str(args.site_pages), "--site-latency-ms", str(args.site_latency_ms)]
+    with ServerProcess(args.model, "http", site, cpus=server_cpus) as server:
         url = f"{server.url}/site/"
         if crawler == "scrapy":
             command = [sys.executable, "-m", "clients.crawl.scrapy_ref", url, str(concurrency)]
@@ -77,7 +84,7 @@ def run_one(crawler: str, concurrency: int, args: argparse.Namespace) -> dict[st
             stats = json.load(resp)
     result["wall_s"] = round(wall, 3)
     result["connections_peak"] = stats["connections_peak"]
-    result["digest_ok"] = result["digest"] == url_digest(Site(args.pages).reachable_pages())
+    result["digest_ok"] = result["digest"] == url_digest(Site(args.site_pages).reachable_pages())
     result["within_concurrency"] = stats["connections_peak"] <= concurrency
     return result
 
@@ -91,18 +98,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "1 a run failed or differed; 2 a usage mistake; 130 interrupted"
     )
     parser.add_argument(
-        "--server",
+        "--model",
         type=one_of(model_names(), "model"),
         default="asyncio",
         metavar="MODEL",
-        help="server model (default asyncio)",
+        help="the IO model of the server crawled (default asyncio)",
     )
     parser.add_argument(
-        "--pages", type=int_range(1, 1_000_000), default=2000, help="site pages (default 2000)"
+        "--site-pages",
+        type=int_range(1, 1_000_000),
+        default=2000,
+        help="pages of the site (default 2000)",
     )
     parser.add_argument(
-        "--latency-ms", type=int_range(0, 10_000), default=10, help="site latency (default 10)"
+        "--site-latency-ms",
+        type=int_range(0, 10_000),
+        default=10,
+        help="wait per page in ms (default 10)",
     )
+    for old, new in RENAMED_FLAGS.items():
+        add_renamed(parser, old, new)
     parser.add_argument(
         "--concurrency",
         nargs="+",
@@ -112,8 +127,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="concurrency levels, separated by spaces or commas (default: 1 10 100 500)",
     )
     add_names_argument(parser, "--crawlers", crawler_names(), "crawler", help="crawlers to run")
-    parser.add_argument("--no-scrapy", action="store_true", help="leave Scrapy out")
-    parser.add_argument("--out", default="results", help="parent folder of the report")
+    parser.add_argument(
+        "--no-scrapy", action="store_true", help="leave Scrapy out (default: in, when installed)"
+    )
+    parser.add_argument(
+        "--out", default="results", help="parent folder of the report (default results)"
+    )
 
 
 def _levels(text: str) -> list[int]:
@@ -156,9 +175,9 @@ def _bench(args: argparse.Namespace) -> int:
             )
     setup = {
         "provenance": provenance.describe().to_dict(),
-        "server": args.server,
-        "pages": args.pages,
-        "latency_ms": args.latency_ms,
+        "server": args.model,
+        "pages": args.site_pages,
+        "latency_ms": args.site_latency_ms,
         "levels": levels,
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
@@ -171,9 +190,3 @@ def _bench(args: argparse.Namespace) -> int:
     print(report)
     print(f"\nreport: {out / 'report.md'}")
     return 0 if all(r.get("digest_ok") and r.get("within_concurrency") for r in runs) else 1
-
-
-if __name__ == "__main__":
-    from iomodels.cli import main
-
-    sys.exit(main(["crawl-bench", *sys.argv[1:]]))

@@ -7,8 +7,10 @@ import json
 import sys
 from typing import Any
 
-from clients.crawl import CRAWLERS
+from clients.crawl import CRAWLERS, RENAMED
+from clients.crawl.config import CONCURRENCY
 from common.argtypes import int_range, one_of, seconds
+from common.renamed import add_renamed
 
 #: exit statuses, as ``--help`` lists them
 EXIT_OK = 0
@@ -18,10 +20,25 @@ EXIT_NOTHING_FETCHED = 3
 EXIT_INTERRUPTED = 130
 EXIT_HELP = f"""exit status:
   {EXIT_OK}    the crawl ran (some pages may have failed: see errors)
-  {EXIT_DIFFERS}    with --serve: the pages crawled differ from the site's reachable pages
+  {EXIT_DIFFERS}    with --model: the pages crawled differ from the site's reachable pages
   {EXIT_USAGE}    a usage mistake (a bad flag or value)
   {EXIT_NOTHING_FETCHED}    nothing fetched: the root URL could not be fetched (refused, timed out, an HTTP error)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C): the partial report is printed"""
+
+
+#: the site ``--model`` serves, by default
+SITE_PAGES = 1000
+SITE_LATENCY_MS = 10
+
+
+def crawler_name(text: str) -> str:
+    """A registered crawler's name; an old name is refused with its new one."""
+    if text in CRAWLERS:
+        return text
+    now = f" (now {RENAMED[text]!r})" if text in RENAMED else ""
+    raise argparse.ArgumentTypeError(
+        f"unknown crawler {text!r}{now}; choose from: {', '.join(CRAWLERS)}"
+    )
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,35 +51,38 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crawler",
         default="asyncio",
-        choices=list(CRAWLERS),
+        type=crawler_name,
         metavar="CRAWLER",
         help=f"concurrency model: {crawlers} (default asyncio)",
     )
-    parser.add_argument("--url", help="root URL to crawl (same host only); or use --serve")
     parser.add_argument(
-        "--serve",
+        "--url", help="root URL to crawl (same host only); or use --model (default: none)"
+    )
+    parser.add_argument(
+        "--model",
         type=one_of(model_names(), "model"),
         metavar="MODEL",
-        help="start a server of this IO model on a free port and crawl its /site/",
+        help="start a server of this IO model on a free port and crawl its /site/ (default: none)",
     )
+    add_renamed(parser, "--serve", "--model")
     parser.add_argument(
         "--site-pages",
         type=int_range(0),
-        default=1000,
-        help="with --serve: pages of the site (default 1000)",
+        default=SITE_PAGES,
+        help=f"with --model: pages of the site (default {SITE_PAGES})",
     )
     parser.add_argument(
         "--site-latency-ms",
         type=int_range(0),
-        default=10,
-        help="with --serve: wait per page in ms (default 10)",
+        default=SITE_LATENCY_MS,
+        help=f"with --model: wait per page in ms (default {SITE_LATENCY_MS})",
     )
     parser.add_argument(
         "--concurrency",
         "-c",
         type=int_range(0),
-        default=10,
-        help="requests (and connections) in flight at most (default 10)",
+        default=CONCURRENCY,
+        help=f"requests (and connections) in flight at most (default {CONCURRENCY})",
     )
     parser.add_argument(
         "--max-pages",
@@ -94,22 +114,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0.2,
         help="seconds before the first retry, doubled each time (default 0.2)",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--urls", action="store_true", help="with --json: include the URLs crawled")
+    parser.add_argument(
+        "--json", action="store_true", help="print the result as JSON (default: a table)"
+    )
+    parser.add_argument(
+        "--urls", action="store_true", help="with --json: include the URLs crawled (default: not)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from clients.crawl import load_crawler
     from clients.crawl.config import CrawlConfig
 
-    if bool(args.url) == bool(args.serve):
-        print("iomodels crawl: error: give exactly one of --url and --serve", file=sys.stderr)
+    if bool(args.url) == bool(args.model):
+        print("iomodels crawl: error: give exactly one of --url and --model", file=sys.stderr)
         return 2
     if args.concurrency < 1:
         print("iomodels crawl: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
     driver = load_crawler(args.crawler)
-    server = _start_server(args) if args.serve else None
+    server = _start_server(args) if args.model else None
     try:
         url = f"{server.url}/site/" if server else args.url
         try:
@@ -150,7 +174,7 @@ def _start_server(args: argparse.Namespace):  # -> ServerProcess
     from servers.launcher import ServerProcess
 
     site = ["--site-pages", str(args.site_pages), "--site-latency-ms", str(args.site_latency_ms)]
-    return ServerProcess(args.serve, "http", site).start()
+    return ServerProcess(args.model, "http", site).start()
 
 
 def _matches_site(args: argparse.Namespace, urls: list[str], root: str) -> bool:

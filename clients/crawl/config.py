@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 USER_AGENT = "iomodels-crawler/0.1"
+#: requests in flight at most, unless asked otherwise (``iomodels crawl`` and ``make crawl``)
+CONCURRENCY = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,7 @@ class CrawlConfig:
     """
 
     url: str
-    concurrency: int = 10
+    concurrency: int = CONCURRENCY
     max_pages: int = 0
     max_depth: int | None = None
     timeout: float = 10.0

@@ -30,7 +30,7 @@ FIELDS: dict[str, str] = {
     "peak_rss_bytes": "peak resident memory of the crawler (its processes summed where it forks)",
     "digest": "a digest of the set of pages' paths: equal digests, equal crawls",
     "interrupted": "true when Ctrl-C (SIGINT) cut the crawl short: the figures cover what was done",
-    "matches_site": "(--serve only) the pages are exactly the site's reachable pages",
+    "matches_site": "(--model only) the pages are exactly the site's reachable pages",
 }
 
 

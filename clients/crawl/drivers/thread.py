@@ -15,7 +15,7 @@ from clients.crawl.stats import CrawlResult, own_peak_rss
 
 def crawl(config: CrawlConfig) -> CrawlResult:
     """Crawl with ``config.concurrency`` threads, each owning one connection."""
-    core = Crawl(config, "threads")
+    core = Crawl(config, "thread")
     lock = threading.Lock()  # the GIL does not make the core's updates atomic
     jobs: queue.Queue[Job | None] = queue.Queue()
     for job in core.start():
