@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any
 
 #: sub-command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,7 +71,8 @@ def command_parser(name: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"iomodels {name}", description=help_text)
     importlib.import_module(module).configure(parser)
     # kept as the command chose it (raw epilogs), with every default shown
-    parser.formatter_class = type("Formatter", (DefaultsShown, parser.formatter_class), {})
+    chosen: Any = parser.formatter_class
+    parser.formatter_class = type("Formatter", (DefaultsShown, chosen), {})  # type: ignore[assignment]
     parser.set_defaults(command=name, _module=module)
     return parser
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,59 +35,75 @@ class CrawlerInfo:
     client: str
 
 
-CRAWLERS: dict[str, CrawlerInfo] = {
-    "sequential": CrawlerInfo(
-        "clients.crawl.drivers.sequential",
-        "one request at a time (http.client): the baseline",
-        "none",
-        "http.client",
-    ),
-    "thread": CrawlerInfo(
-        "clients.crawl.drivers.thread",
-        "N worker threads, a queue.Queue",
-        "the kernel (threads)",
-        "http.client",
-    ),
-    "processes": CrawlerInfo(
-        "clients.crawl.drivers.processes",
-        "N worker processes fed by the parent's frontier",
-        "the kernel (processes)",
-        "http.client",
-    ),
-    "gevent": CrawlerInfo(
-        "clients.crawl.drivers.greenlets",
-        "N greenlets, monkey-patched, in a process of its own",
-        "gevent's hub (libev)",
-        "http.client, patched sockets",
-    ),
-    "asyncio": CrawlerInfo(
-        "clients.crawl.drivers.aio",
-        "N asyncio tasks over aiohttp, an asyncio.Queue",
-        "asyncio",
-        "aiohttp",
-    ),
-    "asyncio-streams": CrawlerInfo(
-        "clients.crawl.drivers.streams",
-        "N asyncio tasks over asyncio streams and http1.py, no HTTP library",
-        "asyncio",
-        "streams + http1.py",
-    ),
-    "uvloop-streams": CrawlerInfo(
-        "clients.crawl.drivers.uvloop_streams",
-        "the asyncio-streams crawler on uvloop",
-        "uvloop",
-        "streams + http1.py",
-    ),
-    "generators": CrawlerInfo(
-        "clients.crawl.drivers.generators",
-        "N plain-generator coroutines over selectors",
-        "handloop",
-        "sockets + http1.py",
-    ),
-}
-
 #: old crawler name -> its name now, so results written under the old name still read
 RENAMED: dict[str, str] = {"threads": "thread"}
+
+
+class _Registry(dict[str, CrawlerInfo]):
+    """The crawlers by name; an old name (:data:`RENAMED`) finds its crawler, but is never listed."""
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(RENAMED.get(name, name) if isinstance(name, str) else name)
+
+    def __getitem__(self, name: str) -> CrawlerInfo:
+        return super().__getitem__(RENAMED.get(name, name))
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(RENAMED.get(name, name), default)
+
+
+CRAWLERS: _Registry = _Registry(
+    {
+        "sequential": CrawlerInfo(
+            "clients.crawl.drivers.sequential",
+            "one request at a time (http.client): the baseline",
+            "none",
+            "http.client",
+        ),
+        "thread": CrawlerInfo(
+            "clients.crawl.drivers.thread",
+            "N worker threads, a queue.Queue",
+            "the kernel (threads)",
+            "http.client",
+        ),
+        "processes": CrawlerInfo(
+            "clients.crawl.drivers.processes",
+            "N worker processes fed by the parent's frontier",
+            "the kernel (processes)",
+            "http.client",
+        ),
+        "gevent": CrawlerInfo(
+            "clients.crawl.drivers.greenlets",
+            "N greenlets, monkey-patched, in a process of its own",
+            "gevent's hub (libev)",
+            "http.client, patched sockets",
+        ),
+        "asyncio": CrawlerInfo(
+            "clients.crawl.drivers.aio",
+            "N asyncio tasks over aiohttp, an asyncio.Queue",
+            "asyncio",
+            "aiohttp",
+        ),
+        "asyncio-streams": CrawlerInfo(
+            "clients.crawl.drivers.streams",
+            "N asyncio tasks over asyncio streams and http1.py, no HTTP library",
+            "asyncio",
+            "streams + http1.py",
+        ),
+        "uvloop-streams": CrawlerInfo(
+            "clients.crawl.drivers.uvloop_streams",
+            "the asyncio-streams crawler on uvloop",
+            "uvloop",
+            "streams + http1.py",
+        ),
+        "generators": CrawlerInfo(
+            "clients.crawl.drivers.generators",
+            "N plain-generator coroutines over selectors",
+            "handloop",
+            "sockets + http1.py",
+        ),
+    }
+)
 
 
 def current_name(name: str) -> str:

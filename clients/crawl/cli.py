@@ -33,7 +33,7 @@ SITE_LATENCY_MS = 10
 
 def crawler_name(text: str) -> str:
     """A registered crawler's name; an old name is refused with its new one."""
-    if text in CRAWLERS:
+    if text in CRAWLERS and text not in RENAMED:
         return text
     now = f" (now {RENAMED[text]!r})" if text in RENAMED else ""
     raise argparse.ArgumentTypeError(

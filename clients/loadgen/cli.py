@@ -20,12 +20,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c", "--connections", type=int, default=10, help="concurrent connections (default 10)"
     )
-    parser.add_argument("-d", "--duration", type=float, default=10.0, help="seconds measured (default 10)")
+    parser.add_argument(
+        "-d", "--duration", type=float, default=10.0, help="seconds measured (default 10)"
+    )
     parser.add_argument(
         "-w", "--warmup", type=float, default=1.0, help="seconds before measuring (default 1)"
     )
     parser.add_argument(
-        "-p", "--pipeline", type=int, default=1, help="requests in flight per connection (default 1)"
+        "-p",
+        "--pipeline",
+        type=int,
+        default=1,
+        help="requests in flight per connection (default 1)",
     )
     parser.add_argument(
         "-R",
@@ -34,7 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="open loop: requests/s in total, latency corrected for coordinated omission (default 0: closed loop)",
     )
-    parser.add_argument("--size", type=int, default=1024, help="echo: bytes per message (default 1024)")
+    parser.add_argument(
+        "--size", type=int, default=1024, help="echo: bytes per message (default 1024)"
+    )
     parser.add_argument("--churn", action="store_true", help="HTTP: a new connection per request")
     parser.add_argument(
         "--idle-steps",
