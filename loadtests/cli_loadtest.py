@@ -45,6 +45,7 @@ def headless_run(
         code = run_locust(spec.command())
     result = read_run(out_dir)
     result.update(
+        host=url,
         model=model if not host else result.get("model", host),
         locust_exit_code=code,
         command=spec.command(),
@@ -67,6 +68,19 @@ def scenario_of(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def nothing_answered(result: dict[str, Any]) -> str:
+    """Why a run measured nothing (no request answered), in one line; "" when some were."""
+    requests, failures = result.get("requests", 0), result.get("failures", 0)
+    if requests and requests > failures:
+        return ""
+    kinds = result.get("failure_kinds") or {}
+    cause = next(iter(kinds), "no request was sent")
+    return (
+        f"the host {result.get('host', '?')} does not answer: {failures:,} of {requests:,} "
+        f"requests failed ({cause}); no throughput to report"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -82,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"interrupted; partial results in {out_dir}")
             return 130
+    if why := nothing_answered(result):
+        print(f"iomodels loadtest: {why}", file=sys.stderr)
+        print(f"results: {out_dir}/ (locust.log, locust_failures.csv)")
+        return 1
     Console(width=None if sys.stdout.isatty() else 160).print(
         results_table(f"Locust, {args.model}", [result])
     )

@@ -3,13 +3,17 @@
 ``WebsiteUser`` mixes every route the way a visitor would; ``HelloUser``,
 ``IoUser`` and ``CpuUser`` each hammer one route so one property of a model
 shows alone (raw overhead, waiting on IO, holding the GIL). Every answer is
-checked, not just its status: a wrong body is a failure.
+checked, not just its status: a wrong body is a failure. A request that got
+no answer at all (refused, reset, timed out) is left to Locust, which counts it
+under its own error (``ConnectionRefusedError(111, ...)``): never read as an
+empty body.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 from locust import FastHttpUser, task
 
@@ -26,6 +30,11 @@ def think_time(user: FastHttpUser) -> float:
     return random.uniform(0.5, 1.5) * mean_ms / 1000.0 if mean_ms > 0 else 0.0
 
 
+def answered(resp: Any) -> bool:
+    """Whether the server answered; if not, Locust reports the request's own error on leaving."""
+    return getattr(resp, "error", None) is None and resp.content is not None
+
+
 class IomodelsUser(FastHttpUser):
     """The common part: think time, knobs, response checks."""
 
@@ -37,7 +46,7 @@ class IomodelsUser(FastHttpUser):
 
     def get_hello(self) -> None:
         with self.client.get("/", catch_response=True) as resp:
-            if resp.content != HELLO:
+            if answered(resp) and resp.content != HELLO:
                 resp.failure(f"unexpected body {resp.content[:40]!r}")
 
     def post_echo(self) -> None:
@@ -49,19 +58,19 @@ class IomodelsUser(FastHttpUser):
             name=f"/echo [{size} B]",
             catch_response=True,
         ) as resp:
-            if resp.content != body:
-                resp.failure(f"echo mismatch: sent {size} B, got {len(resp.content or b'')} B back")
+            if answered(resp) and resp.content != body:
+                resp.failure(f"echo mismatch: sent {size} B, got {len(resp.content)} B back")
 
     def get_io(self) -> None:
         ms = self.knob("io_ms", opt.IO_MS)
         with self.client.get(f"/io?ms={ms}", name=f"/io?ms={ms}", catch_response=True) as resp:
-            if resp.content != b"waited %d ms\n" % ms:
+            if answered(resp) and resp.content != b"waited %d ms\n" % ms:
                 resp.failure(f"unexpected body {resp.content[:40]!r}")
 
     def get_cpu(self) -> None:
         n = self.knob("cpu_n", opt.CPU_N)
         with self.client.get(f"/cpu?n={n}", name=f"/cpu?n={n}", catch_response=True) as resp:
-            if not resp.content:
+            if answered(resp) and not resp.content:
                 resp.failure("empty body")
 
 
@@ -92,7 +101,10 @@ class WebsiteUser(IomodelsUser):
         """Open the current page and follow one of its links (redirects included, broken ones skipped)."""
         name = "/site/" if self.page == "/site/" else "/site/[page]"
         with self.client.get(self.page, name=name, catch_response=True) as resp:
-            if resp.status_code != 200 or b"</html>" not in (resp.content or b""):
+            if not answered(resp):
+                self.page = "/site/"
+                return
+            if resp.status_code != 200 or b"</html>" not in resp.content:
                 resp.failure(f"bad page {self.page}: status {resp.status_code}")
                 self.page = "/site/"
                 return

@@ -3,11 +3,13 @@
 Locust's ``stats.json`` (``--json-file``) holds every entry's full response-time
 histogram (in our 0.01 ms buckets), so the percentiles here are computed from
 the merged histogram, not averaged across entries. ``summary.json`` is the
-server-stats plugin's (server figures and the loader verdict).
+server-stats plugin's (server figures and the loader verdict). ``locust_failures.csv``
+gives each failure's cause, summed over the entries (``failure_kinds``).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from pathlib import Path
@@ -63,12 +65,24 @@ def read_stats(path: Path) -> dict[str, Any]:
     return out
 
 
+def read_failure_kinds(path: Path) -> dict[str, int]:
+    """Locust's ``*_failures.csv``: occurrences by error text, over every request name."""
+    kinds: Counter[str] = Counter()
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            kinds[row["Error"]] += int(row["Occurrences"])
+    return dict(kinds.most_common())
+
+
 def read_run(out_dir: Path) -> dict[str, Any]:
     """Locust's figures and the plugin's summary of one run directory (missing files -> fewer keys)."""
     result: dict[str, Any] = {"dir": str(out_dir)}
     stats = out_dir / "stats.json"
     if stats.exists():
         result.update(read_stats(stats))
+    failures = out_dir / "locust_failures.csv"
+    if failures.exists():
+        result["failure_kinds"] = read_failure_kinds(failures)
     summary = out_dir / "summary.json"
     if summary.exists():
         result.update(json.loads(summary.read_text()))

@@ -153,6 +153,44 @@ def test_echo_user_reports_early_close(closing_server: str, tmp_path: Path) -> N
     assert "ConnectionClosed" in failures and "closed the connection after" in failures
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("classes", [["WebsiteUser"], ["HelloUser", "IoUser", "CpuUser"]])
+def test_a_refused_target_is_counted_as_refused_in_one_line(
+    classes: list[str], tmp_path: Path
+) -> None:
+    """A real Locust run against a closed port: every failure names its cause, no traceback."""
+    from loadtests.cli_loadtest import nothing_answered
+
+    host = f"http://127.0.0.1:{closed_port()}"
+    proc = run_locust(host, classes, tmp_path, seconds=2, users=3)
+    log = (tmp_path / "locust.log").read_text()
+    assert proc.returncode == 1, explain(proc, tmp_path)
+    assert "Traceback" not in proc.stderr + proc.stdout + log, explain(proc, tmp_path)
+    result = read_run(tmp_path)
+    assert result["requests"] == result["failures"] > 0
+    assert list(result["failure_kinds"]) == ["ConnectionRefusedError(111, 'Connection refused')"]
+    assert log.count(f"the host {host} does not answer (ConnectionRefusedError") == 1
+    said = nothing_answered(
+        {**result, "host": host}
+    )  # what `make loadtest HOST=` prints instead of a table
+    assert (
+        said.startswith(f"the host {host} does not answer: ") and "ConnectionRefusedError" in said
+    )
+
+
+def test_a_run_that_was_answered_has_something_to_report() -> None:
+    from loadtests.cli_loadtest import nothing_answered
+
+    assert nothing_answered({"requests": 10, "failures": 9}) == ""
+    assert "no request was sent" in nothing_answered({"requests": 0, "failures": 0})
+
+
 # -- the /stats plugin --------------------------------------------------------------
 def test_server_stats_arrive_in_the_outputs(
     start_server: Callable[..., ServerProcess], tmp_path: Path
