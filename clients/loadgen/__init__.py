@@ -5,6 +5,8 @@
 * open loop: a constant request rate, latency measured from when each request
   *should* have been sent, which corrects coordinated omission (as wrk2 does);
 * HTTP/1.1 keep-alive, a new connection per request (``churn``), or raw echo;
+* slow clients beside the load (``--slow-clients``: a few bytes at a time, a small
+  receive window; :mod:`clients.loadgen.slow_clients`), reported apart from it;
 * every latency recorded in an HDR histogram (microsecond resolution).
 
 ``python -m clients.loadgen --help`` (or ``iomodels load``) runs it from the shell;

@@ -45,6 +45,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--churn", action="store_true", help="HTTP: a new connection per request")
     parser.add_argument(
+        "--slow-clients",
+        type=int,
+        default=0,
+        help="HTTP: slow clients (a few bytes at a time, a small receive window) beside the "
+        "load, reported apart (0)",
+    )
+    parser.add_argument(
         "--idle-steps",
         default="",
         help="comma-separated idle connection counts to step through (probe = this run)",
@@ -76,6 +83,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         duration=args.duration,
         warmup=args.warmup,
         rate=args.rate,
+        slow_clients=args.slow_clients,
     )
 
 
@@ -155,3 +163,10 @@ def _print(result: Any) -> None:
         align="r" * 9,
     )
     Console().print(table)
+    if result.slow:
+        slow = result.slow
+        print(
+            f"beside {slow['held']} of {slow['clients']} slow clients still held "
+            f"({slow['rps']:.0f} req/s, p99 {fmt_ms(slow['latency_ms']['p99'])} ms; "
+            f"closed {slow['closed']}, refused {slow['refused']}, connect failed {slow['connect']})"
+        )

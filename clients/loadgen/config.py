@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MODES = ("http", "churn", "echo")
+#: The most slow clients one loader holds beside its load (each a descriptor and a few timers).
+MAX_SLOW_CLIENTS = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class LoadConfig:
         warmup: seconds run before measuring (not recorded).
         rate: requests per second for the open loop; 0 means closed loop.
         connect_timeout: seconds to wait for one connection.
+        slow_clients: HTTP: slow clients running beside the load, reported apart
+            (see :mod:`clients.loadgen.slow_clients`).
     """
 
     host: str = "127.0.0.1"
@@ -36,6 +40,7 @@ class LoadConfig:
     warmup: float = 1.0
     rate: float = 0.0
     connect_timeout: float = 10.0
+    slow_clients: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -46,6 +51,12 @@ class LoadConfig:
             raise ValueError("duration must be positive; warmup and rate not negative")
         if self.rate and self.pipeline != 1:
             raise ValueError("the open loop (rate) sends one request at a time per connection")
+        if not 0 <= self.slow_clients <= MAX_SLOW_CLIENTS:
+            raise ValueError(
+                f"slow clients must be 0 to {MAX_SLOW_CLIENTS}, not {self.slow_clients}"
+            )
+        if self.slow_clients and self.mode != "http":
+            raise ValueError("slow clients run beside keep-alive HTTP load only")
         if self.mode == "churn" and self.pipeline != 1:
             raise ValueError("churn sends one request per connection")
 

@@ -44,6 +44,7 @@ class LoadResult:
     connected: int
     histogram: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    slow: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -182,9 +183,13 @@ async def measure(
 def run_load(
     config: LoadConfig, on_event: Callable[[str], None] | None = None, keep_histogram: bool = False
 ) -> LoadResult:
-    """Run one load on a fresh (uvloop) event loop in this thread."""
+    """Run one load (beside its slow clients, if any) on a fresh (uvloop) event loop in this thread."""
     raise_fd_limit()
     with asyncio.Runner(loop_factory=new_loop) as runner:
+        if config.slow_clients:
+            from clients.loadgen.slow_clients import measure_beside_slow
+
+            return runner.run(measure_beside_slow(config, on_event, keep_histogram))
         return runner.run(measure(config, on_event, keep_histogram))
 
 
