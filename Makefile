@@ -23,7 +23,7 @@ HOST_BIND ?= 127.0.0.1
 COMMON_VARS      := PYTHON VENV
 VARS_help        :=
 VARS_venv        :=
-VARS_serve       := MODEL PORT PROTOCOL HOST_BIND ARGS
+VARS_serve       := MODEL PORT PROTOCOL HOST_BIND ARGS UPSTREAM
 VARS_locust      := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS WEB_PORT
 VARS_loadtest    := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
 VARS_compare     := MODELS PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
@@ -87,9 +87,11 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http HOST_BIND=127.0.0.1 ARGS=)
+## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http HOST_BIND=127.0.0.1 ARGS=
+## UPSTREAM=: redis starts a private redis-server for GET /db, redis://HOST:PORT uses a running one)
 serve: venv
-	$(BIN)/iomodels serve --model $(MODEL) --host $(HOST_BIND) --port $(PORT) --protocol $(PROTOCOL) $(ARGS)
+	$(BIN)/iomodels serve --model $(MODEL) --host $(HOST_BIND) --port $(PORT) --protocol $(PROTOCOL) \
+		$(if $(UPSTREAM),--upstream $(UPSTREAM)) $(ARGS)
 
 ## Locust (loadtests/): HOST=http://... aims at a running server instead of starting one
 USERS      ?= 100

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+from typing import Any
 
 from common.argtypes import int_range, one_of, seconds
 from servers.registry import model_names, models_taking
@@ -103,6 +105,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="largest request body in bytes, beyond which 413 (default 1 MiB)",
     )
     parser.add_argument(
+        "--upstream",
+        type=upstream_url,
+        default=None,
+        metavar="URL",
+        help="the Redis GET /db reads: redis://HOST:PORT, unix:///PATH, or 'redis' to start "
+        "a private redis-server, seeded, for this server's life (default: none, /db answers 503)",
+    )
+    parser.add_argument(
+        "--upstream-timeout",
+        type=seconds,
+        default=2.0,
+        help="seconds one GET /db may take upstream, beyond which 504 (default 2)",
+    )
+    parser.add_argument(
+        "--upstream-pool",
+        type=int_range(1, 10_000),
+        default=10,
+        help="upstream connections per event loop or per gevent hub (default 10); "
+        "the other models hold one per thread or process",
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["debug", "info", "warning", "error"],
@@ -117,6 +140,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "sys.setswitchinterval for this process and the children it forks (default: the "
         "interpreter's, 5 ms); it matters only where threads run Python",
     )
+
+
+def upstream_url(text: str) -> str:
+    """``redis://HOST:PORT``, ``unix:///PATH``, or ``redis`` (start one)."""
+    from servers.protocol.upstream import parse_url
+
+    if text == "redis":
+        return text
+    try:
+        parse_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def switch_interval_ms(text: str) -> float:
@@ -134,6 +170,7 @@ def switch_interval_ms(text: str) -> float:
 
 def config_from_args(args: argparse.Namespace):  # -> ServerConfig
     from servers.protocol.config import Limits, ServerConfig
+    from servers.protocol.upstream import UpstreamConfig
 
     limits = Limits(
         max_body=args.max_body,
@@ -154,13 +191,15 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
         site_latency_ms=args.site_latency_ms,
         backlog=args.backlog,
         graceful_timeout=args.graceful_timeout,
+        upstream=None
+        if args.upstream is None
+        else UpstreamConfig(args.upstream, args.upstream_timeout, args.upstream_pool),
         limits=limits,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from servers.listener import bind_error, bind_listener, ready_line
-    from servers.registry import SIZING_FLAGS, UnknownModel, ignored_flag, load_model
+    from servers.registry import MODELS, SIZING_FLAGS, UnknownModel, ignored_flag, load_model
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -178,6 +217,28 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"iomodels serve: error: {refused}", file=sys.stderr)
         return 2
+    if args.upstream is not None and MODELS[args.model].upstream is None:
+        print(
+            f"iomodels serve: error: model {args.model!r} does not serve GET /db yet",
+            file=sys.stderr,
+        )
+        return 2
+    with contextlib.ExitStack() as stack:
+        if args.upstream == "redis":
+            from common.redis_server import RedisMissing, RedisServer
+
+            try:
+                args.upstream = stack.enter_context(RedisServer()).url
+            except RedisMissing as exc:
+                print(f"iomodels serve: error: {exc}", file=sys.stderr)
+                return 2
+            log.warning("GET /db reads a private redis-server at %s", args.upstream)
+        return _serve(args, driver, log)
+
+
+def _serve(args: argparse.Namespace, driver: Any, log: logging.Logger) -> int:
+    from servers.listener import bind_error, bind_listener, ready_line
+
     config = config_from_args(args)
     if config.allow_crash:
         import resource

@@ -59,6 +59,14 @@ class ModelInfo:
             process), a ``"worker"`` (replaced) or the whole ``"process"``.
         event_loop: one thread serves many connections as events arrive, so it
             keeps reading a connection while that connection's request waits.
+        upstream: how ``GET /db`` holds its upstream connections: ``"thread"``
+            (one per thread of control: per connection, child, worker or pool
+            thread; a query never waits for one) or ``"pool"`` (at most
+            ``--upstream-pool`` per loop or hub, shared; a query waits for one up
+            to half the upstream timeout, then 503). hiredis parses the replies,
+            except in a subinterpreter or the free-threaded build, where it cannot
+            load (or turns the GIL back on): a pure-Python reader does it there.
+            None: the model does not serve ``GET /db`` yet (``--upstream`` is refused).
     """
 
     name: str
@@ -70,6 +78,7 @@ class ModelInfo:
     excess: str = "503"
     crash_kills: str = "process"
     event_loop: bool = False
+    upstream: str | None = "thread"
 
     def unavailable(self) -> str | None:
         """Why this model cannot run here (one line), or None."""
@@ -87,15 +96,22 @@ MODELS: dict[str, ModelInfo] = {
             crash_kills="connection",
         ),
         ModelInfo("thread", "servers.models.threaded", "a thread per connection"),
-        ModelInfo("gevent", "servers.models.greenlets", "a greenlet per connection"),
+        ModelInfo(
+            "gevent", "servers.models.greenlets", "a greenlet per connection", upstream="pool"
+        ),
         ModelInfo(
             "asyncio",
             "servers.models.asyncio_loop",
             "one event loop (stdlib asyncio)",
             event_loop=True,
+            upstream=None,
         ),
         ModelInfo(
-            "uvloop", "servers.models.uvloop_loop", "one event loop (uvloop)", event_loop=True
+            "uvloop",
+            "servers.models.uvloop_loop",
+            "one event loop (uvloop)",
+            event_loop=True,
+            upstream=None,
         ),
         ModelInfo(
             "multiprocess",
@@ -104,6 +120,7 @@ MODELS: dict[str, ModelInfo] = {
             flags=_CAP | {"--workers"},
             crash_kills="worker",
             event_loop=True,
+            upstream=None,
         ),
         ModelInfo(
             "prefork",
@@ -127,12 +144,14 @@ MODELS: dict[str, ModelInfo] = {
             "servers.models.reactor",
             "one event loop written by hand (selectors)",
             event_loop=True,
+            upstream=None,
         ),
         ModelInfo(
             "generators",
             "servers.models.generators",
             "generator coroutines on that loop",
             event_loop=True,
+            upstream=None,
         ),
         ModelInfo(
             "interpreters",
@@ -141,6 +160,7 @@ MODELS: dict[str, ModelInfo] = {
             _interpreters_missing,
             flags=_CAP | {"--workers"},
             event_loop=True,
+            upstream=None,
         ),
         ModelInfo(
             "iouring",
@@ -148,6 +168,7 @@ MODELS: dict[str, ModelInfo] = {
             "one thread, one io_uring ring, driven by completions (Linux)",
             _io_uring_missing,
             event_loop=True,
+            upstream=None,
         ),
     )
 }

@@ -17,8 +17,8 @@ import threading
 import time
 from typing import Any
 
-OPEN, TOTAL, REQUESTS, PEAK = range(4)
-_FIELDS = 4
+OPEN, TOTAL, REQUESTS, PEAK, UPSTREAM_OPEN, ROUND_TRIPS = range(6)
+_FIELDS = 6
 
 
 def process_tree_usage(root_pid: int) -> dict[str, float]:
@@ -63,6 +63,10 @@ class _Snapshot:
     def counts(self) -> tuple[int, int, int, int]:
         raise NotImplementedError
 
+    def upstream_counts(self) -> tuple[int, int]:
+        """Upstream connections open, and round trips made (``GET /db``)."""
+        raise NotImplementedError
+
     def usage(self) -> dict[str, float]:
         """Memory, CPU time and tasks of the server (the keys of :func:`process_tree_usage`)."""
         return process_tree_usage(self.root_pid)
@@ -70,6 +74,7 @@ class _Snapshot:
     def snapshot(self) -> dict[str, Any]:
         """The ``/stats`` document."""
         open_, total, requests, peak = self.counts()
+        upstream_open, round_trips = self.upstream_counts()
         return {
             "model": self.model,
             "pid": os.getpid(),
@@ -80,6 +85,8 @@ class _Snapshot:
             "connections_total": total,
             "connections_peak": peak,
             "requests_total": requests,
+            "upstream_connections_open": upstream_open,
+            "upstream_round_trips": round_trips,
             **self.usage(),
         }
 
@@ -90,6 +97,7 @@ class LocalStats(_Snapshot):
     def __init__(self, model: str, workers: int = 1, root_pid: int | None = None) -> None:
         self._init_identity(model, workers, root_pid)
         self.open = self.total = self.requests = self.peak = 0
+        self.upstream_open = self.round_trips = 0
 
     def opened(self) -> None:
         self.open += 1
@@ -103,8 +111,20 @@ class LocalStats(_Snapshot):
     def request_done(self) -> None:
         self.requests += 1
 
+    def upstream_opened(self) -> None:
+        self.upstream_open += 1
+
+    def upstream_closed(self) -> None:
+        self.upstream_open -= 1
+
+    def round_trip_done(self) -> None:
+        self.round_trips += 1
+
     def counts(self) -> tuple[int, int, int, int]:
         return self.open, self.total, self.requests, self.peak
+
+    def upstream_counts(self) -> tuple[int, int]:
+        return self.upstream_open, self.round_trips
 
 
 class LockedStats(LocalStats):
@@ -126,13 +146,25 @@ class LockedStats(LocalStats):
         with self._lock:
             self.requests += 1
 
+    def upstream_opened(self) -> None:
+        with self._lock:
+            self.upstream_open += 1
+
+    def upstream_closed(self) -> None:
+        with self._lock:
+            self.upstream_open -= 1
+
+    def round_trip_done(self) -> None:
+        with self._lock:
+            self.round_trips += 1
+
     def counts(self) -> tuple[int, int, int, int]:
         with self._lock:
             return self.open, self.total, self.requests, self.peak
 
 
 class SharedStats(_Snapshot):
-    """Counters in shared memory, one slot of four int64 per writer.
+    """Counters in shared memory, one slot of six int64 per writer.
 
     ``array`` is a sequence of int64 in shared memory: a ``multiprocessing``
     ``RawArray('q', slots * 4)`` (picklable to spawned workers), or an anonymous
@@ -182,21 +214,31 @@ class SharedStats(_Snapshot):
         return all(a[s + OPEN] >= mine for s in range(0, len(a), _FIELDS))
 
     def reset_open(self) -> None:
-        """A worker died: its connections died with it."""
-        self._array[self._base + OPEN] = 0
+        """A worker died: its connections (and its upstream ones) died with it."""
+        self._array[self._base + OPEN] = self._array[self._base + UPSTREAM_OPEN] = 0
 
     def request_done(self) -> None:
         self._array[self._base + REQUESTS] += 1
+
+    def upstream_opened(self) -> None:
+        self._array[self._base + UPSTREAM_OPEN] += 1
+
+    def upstream_closed(self) -> None:
+        self._array[self._base + UPSTREAM_OPEN] -= 1
+
+    def round_trip_done(self) -> None:
+        self._array[self._base + ROUND_TRIPS] += 1
 
     def move_to_slot(self, slot: int) -> None:
         """Write to ``slot`` from now on (a forked child, in its own copy of this object)."""
         self._base = slot * _FIELDS
 
     def absorb(self, slot: int) -> None:
-        """Move the request count of ``slot`` (a reaped fork child's) into this one."""
+        """Move the counts of ``slot`` (a reaped fork child's) into this one; its upstream closed."""
         a, b = self._array, slot * _FIELDS
         a[self._base + REQUESTS] += a[b + REQUESTS]
-        a[b + REQUESTS] = 0
+        a[self._base + ROUND_TRIPS] += a[b + ROUND_TRIPS]
+        a[b + REQUESTS] = a[b + ROUND_TRIPS] = a[b + UPSTREAM_OPEN] = 0
 
     def counts(self) -> tuple[int, int, int, int]:
         a = self._array
@@ -207,3 +249,8 @@ class SharedStats(_Snapshot):
         # peaks of different workers may not coincide: their sum is an upper bound
         peak = sum(a[s * _FIELDS + PEAK] for s in range(slots))
         return open_, total, requests, peak
+
+    def upstream_counts(self) -> tuple[int, int]:
+        a = self._array
+        slots = range(0, len(a), _FIELDS)
+        return sum(a[s + UPSTREAM_OPEN] for s in slots), sum(a[s + ROUND_TRIPS] for s in slots)

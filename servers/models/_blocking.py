@@ -20,11 +20,14 @@ from servers.models._closing import Refusals, linger, poll_readable
 from servers.models._crash import crash_now
 from servers.models._fds import SCARCE
 from servers.protocol.connection import Connection
-from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
+from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
+from servers.upstream.blocking import PerThread
 
 log = logging.getLogger(__name__)
 
 RECV_SIZE = 65536
+#: ``GET /db`` in the blocking models: a connection to the upstream per thread of control.
+PER_THREAD = PerThread()
 #: A peer that reads nothing of a response for this long is dropped (kernel timeouts only).
 SEND_TIMEOUT = 10.0
 
@@ -45,7 +48,7 @@ class BlockingPump:
     close after the client's own is immediate.
     """
 
-    __slots__ = ("sock", "conn", "sleep", "_timeout", "_kernel", "busy", "expired")
+    __slots__ = ("sock", "conn", "sleep", "upstream", "_timeout", "_kernel", "busy", "expired")
 
     def __init__(
         self,
@@ -54,15 +57,17 @@ class BlockingPump:
         sleep: Callable[[float], object] = time.sleep,
         *,
         timeouts: str,
+        upstream: Callable[[Query], bytes] = PER_THREAD.perform,
     ) -> None:
         if timeouts not in ("kernel", "sweep"):
             raise ValueError(f"unknown timeouts mode {timeouts!r}: choose kernel or sweep")
         self.sock = sock
         self.conn = conn
         self.sleep = sleep
+        self.upstream = upstream  # performs a Query, returns the response
         self._timeout = -1.0
         self._kernel = timeouts == "kernel"
-        self.busy = False  # performing a Wait: deadlines do not apply
+        self.busy = False  # performing a Wait or a Query: deadlines do not apply
         self.expired = False  # set by the sweeper when the deadline passed
 
     def serve(self) -> None:
@@ -126,6 +131,12 @@ class BlockingPump:
                 self.conn.touch()
             elif type(action) is Compute:
                 sock.sendall(action.run())
+            elif type(action) is Query:
+                self.busy = True
+                response = self.upstream(action)
+                self.busy = False
+                self.conn.touch()
+                sock.sendall(response)
             elif action is CRASH:
                 crash_now()
         return False

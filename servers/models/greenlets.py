@@ -3,7 +3,8 @@
 Listen; accept with gevent's ``StreamServer`` (a greenlet per connection);
 serve each with the same blocking pump as ``fork`` and ``thread``, over
 gevent's cooperative sockets (a ``recv`` that would block switches to another
-greenlet instead); drain. A greenlet costs a few KB, so thousands of
+greenlet instead); drain. ``GET /db`` shares a bounded pool of gevent sockets
+to the upstream (``--upstream-pool``). A greenlet costs a few KB, so thousands of
 connections are cheap; they all share one thread (and one core), and a crash
 ends them all. Nothing is monkey-patched: this module is imported only in a
 gevent server.
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 import gevent
 import gevent.event
+import gevent.lock
 import gevent.server
 import gevent.socket
 
@@ -27,6 +29,7 @@ from servers.models._fds import fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
 from servers.stats import LocalStats
+from servers.upstream.blocking import PooledSockets
 
 DEFAULT_MAX_CONNECTIONS = 20_000
 SWEEP_INTERVAL = 1.0
@@ -64,6 +67,7 @@ class GreenletServer(PumpSet):
         self.stats = LocalStats("gevent")
         self.factory = make_connection_factory(config, self.stats)
         self.pumps: set[BlockingPump] = set()
+        self.upstream = PooledSockets(gevent.socket, gevent.lock.BoundedSemaphore)
         gsock = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
         self.server = gevent.server.StreamServer(gsock, self.handle)
         self.sweeper: gevent.Greenlet | None = None
@@ -78,7 +82,13 @@ class GreenletServer(PumpSet):
             refuse(sock, self.config.protocol)
             return
         self.stats.opened()
-        pump = BlockingPump(sock, self.factory(), sleep=gevent.sleep, timeouts="sweep")
+        pump = BlockingPump(
+            sock,
+            self.factory(),
+            sleep=gevent.sleep,
+            timeouts="sweep",
+            upstream=self.upstream.perform,
+        )
         self.pumps.add(pump)
         try:
             pump.serve()

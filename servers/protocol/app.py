@@ -21,11 +21,12 @@ from typing import Any, Protocol
 
 from servers.protocol.config import CPU_N_MAX, HASH_KB_MAX, IO_MS_MAX, ServerConfig
 from servers.protocol.cpu import cpu_work, hash_work
-from servers.protocol.effects import CRASH, Action, Compute, Wait
+from servers.protocol.effects import CRASH, Action, Compute, Query, Wait
 from servers.protocol.errors import ProtocolError, RequestError
 from servers.protocol.http11 import Request
 from servers.protocol.responses import JSON, date_line, error_response, render
 from servers.protocol.site import Site
+from servers.protocol.upstream import DB_N_MAX, KEYS, UpstreamError, keys_for
 
 HELLO = b"Hello, World!"
 CPU_N_DEFAULT = 10_000
@@ -38,6 +39,12 @@ class StatsSink(Protocol):
     def request_done(self) -> None: ...
 
     def snapshot(self) -> dict[str, Any]: ...
+
+    def upstream_opened(self) -> None: ...
+
+    def upstream_closed(self) -> None: ...
+
+    def round_trip_done(self) -> None: ...
 
 
 Route = Callable[[Request, bool, list[Action]], bool]
@@ -57,6 +64,7 @@ class App:
             b"/cpu": ((b"GET", b"HEAD"), self._cpu),
             b"/hash": ((b"GET", b"HEAD"), self._hash),
             b"/stats": ((b"GET", b"HEAD"), self._stats),
+            b"/db": ((b"GET", b"HEAD"), self._db),
         }
         #: every path under /site/
         self._site_route: tuple[tuple[bytes, ...], Route] = ((b"GET", b"HEAD"), self._site)
@@ -163,6 +171,26 @@ class App:
             return render(200, body, keep_alive=keep, http10=http10, head=head)
 
         out.append(Compute(kb, hash_work, respond))
+        return keep
+
+    def _db(self, req: Request, keep: bool, out: list[Action]) -> bool:
+        n = int_param(req.query, b"n", 1, 1, DB_N_MAX)
+        start = int_param(req.query, b"key", 0, 0, KEYS - 1)
+        upstream = self.config.upstream
+        if upstream is None:
+            raise RequestError(503, "no upstream: serve with --upstream redis://HOST:PORT")
+        http10 = req.version == b"1.0"
+        head = req.method == b"HEAD"
+
+        def respond(values: list[bytes]) -> bytes:
+            body = b"\n".join(values) + b"\n"
+            return render(200, body, keep_alive=keep, http10=http10, head=head)
+
+        def fail(error: UpstreamError) -> bytes:
+            refusal = RequestError(error.status, error.reason)
+            return error_response(refusal, keep_alive=keep, http10=http10, head=head)
+
+        out.append(Query(keys_for(start, n), upstream, self.stats, respond, fail))
         return keep
 
     def _stats(self, req: Request, keep: bool, out: list[Action]) -> bool:

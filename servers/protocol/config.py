@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from servers.protocol.upstream import UpstreamConfig
+
 #: Largest ``n`` accepted by ``GET /cpu?n=N`` (about a quarter of a second of pure Python).
 CPU_N_MAX = 5_000_000
 #: Largest ``kb`` accepted by ``GET /hash?kb=N`` (64 MiB: some tens of ms of SHA-256).
@@ -42,4 +44,6 @@ class ServerConfig:
     site_latency_ms: int = 0
     backlog: int = 1024
     graceful_timeout: float = 10.0
+    #: ``GET /db``'s upstream (None: the route answers 503, no upstream configured)
+    upstream: UpstreamConfig | None = None
     limits: Limits = field(default_factory=Limits)

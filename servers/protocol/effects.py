@@ -8,6 +8,10 @@ A driver performs the actions returned by ``Connection.receive_data`` in order:
   ``loop.call_later``) without holding up other connections, then go on;
 * :class:`Compute`: call ``run()`` and send what it returns (CPU work that
   holds the GIL: every model runs it inline, which is the point);
+* :class:`Query`: make round trips to the upstream (Redis) *the way this model
+  does IO*, through :class:`servers.protocol.upstream.Exchange`, then send its
+  response (or its failure's) and go on; the connection's deadlines do not
+  apply meanwhile (the query has its own timeout);
 * ``CRASH``: kill the process serving the connection by a signal;
 * ``CLOSE``: close the connection (everything before it has been sent).
 """
@@ -16,6 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from servers.protocol.upstream import UpstreamConfig, UpstreamCounters, UpstreamError
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,17 @@ class Compute:
         return self.respond(self.work(self.n))
 
 
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Read ``keys`` from the upstream, one round trip each; ``respond``/``fail`` make the bytes."""
+
+    keys: tuple[bytes, ...]
+    upstream: UpstreamConfig
+    counters: UpstreamCounters
+    respond: Callable[[list[bytes]], bytes]
+    fail: Callable[[UpstreamError], bytes]
+
+
 class _Marker:
     __slots__ = ("name",)
 
@@ -52,4 +71,4 @@ CLOSE = _Marker("CLOSE")
 #: Kill the serving process by a signal, as a segfault in a C extension would.
 CRASH = _Marker("CRASH")
 
-Action = bytes | Wait | Compute | _Marker
+Action = bytes | Wait | Compute | Query | _Marker
