@@ -52,6 +52,8 @@ class ModelInfo:
         pool: the flag sizing a fixed pool whose members serve one connection at a
             time (prefork's processes, threadpool's threads); None when every
             connection is served as it comes.
+        pool_default: the pool's size when ``pool`` is not given (None: one
+            member per server CPU, or no pool).
         excess: what a connection beyond the model's bound meets: ``"503"`` (HTTP
             gets 503, echo a close, beyond ``--max-connections``) or ``"backlog"``
             (nobody accepts it until a member of the pool is free).
@@ -75,6 +77,7 @@ class ModelInfo:
     missing: Callable[[], str | None] | None = None
     flags: frozenset[str] = _CAP
     pool: str | None = None
+    pool_default: int | None = None
     excess: str = "503"
     crash_kills: str = "process"
     event_loop: bool = False
@@ -138,6 +141,7 @@ MODELS: dict[str, ModelInfo] = {
             "a fixed pool of N threads, the excess waiting in a bounded queue",
             flags=_CAP | {"--threads"},
             pool="--threads",
+            pool_default=32,
         ),
         ModelInfo(
             "reactor",

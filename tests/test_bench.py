@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from clients.bench import wrk
-from clients.bench.analysis import add_ratios, verdict, verdicts
 from clients.bench.charts import throughput_bars
-from clients.bench.claims import Claim
+from clients.bench.claims import Claim, judge
 from clients.bench.harness import Options, build_jobs, run_all, summarize_idle
+from clients.bench.measures import MEASURES, Results, add_ratios
 from clients.bench.placement import parse_cpus, plan
-from clients.bench.records import IdleStep, Latency, Probe, Run, WrkFigures
+from clients.bench.records import IdleStep, Latency, Probe, Run, Verdict, WrkFigures
 from clients.bench.render import ordered, worker_placement
 from clients.bench.results import render_results, write_all
 from clients.bench.workloads import select
@@ -85,7 +85,7 @@ def synthetic() -> list[Run]:
 def test_verdicts_say_which_targets_hold() -> None:
     runs = synthetic()
     add_ratios(runs)
-    checked = {v.claim: v for v in verdicts(runs)}
+    checked = {v.claim: v for v in judge(Results({}, runs))}
     assert checked["hello: uvloop req/s vs ref-aiohttp"].holds is True  # 2.0x
     assert checked["hello: uvloop CPU us/req vs ref-aiohttp"].holds is True  # 0.48x
     assert checked["hello: uvloop req/s vs ref-bare"].holds is True  # 80k of wrk's 120k
@@ -102,17 +102,21 @@ def test_verdicts_say_which_targets_hold() -> None:
     assert uv.vs_aiohttp == pytest.approx(2.0) and uv.of_bare == pytest.approx(80 / 120)
 
 
-def test_one_function_reads_any_claim() -> None:
-    by = {(r.workload, r.model): r for r in synthetic()}
-    claim = Claim("hello: uvloop CPU under 10 us", "hello", "uvloop", "cpu_us", high=10.0)
-    checked = verdict(claim, by)
+def test_one_function_reads_any_figure_claim() -> None:
+    runs = synthetic()
+    claim = Claim(
+        "c", "hello: uvloop CPU under 10 us", "hello", "uvloop", figure="cpu_us", high=10.0
+    )
+    checked = MEASURES["figure"](claim, Results({}, runs))
     assert checked is not None and checked.holds is False and checked.target == "<= 10.0 us"
-    assert verdict(Claim("x", "hello", "gevent", "rps", low=1), by) is None  # no such run
+    assert checked.id == "c" and checked.value == 12.0
+    absent = Claim("x", "x", "hello", "gevent", figure="rps", low=1)
+    assert judge(Results({}, runs), [absent]) == []  # no such run: left out
     idle = Run("asyncio", "idle")
     summarize_idle(idle, [_step(0, 0, 10.0, 1.0), _step(500, 500, 12.0, 1.5)])
-    by[("idle", "asyncio")] = idle
-    few = Claim("idle KiB", "idle", "asyncio", "idle_kib", high=6.0, needs=("idle_held", 10_000))
-    checked = verdict(few, by)
+    few = Claim("few", "idle KiB", "idle", "asyncio", figure="idle_kib", high=6.0,
+                needs=("idle_held", 10_000))  # fmt: skip
+    checked = MEASURES["figure"](few, Results({}, [*runs, idle]))
     assert checked is not None and checked.holds is None  # 4.1 KiB passes, but at 500 only
     assert checked.measured == "4.1 KiB, 500 held"
 
@@ -264,7 +268,12 @@ def test_shared_counter_with_a_lock_loses_nothing() -> None:
 
 
 def test_shared_state_verdict_reads_both_runs() -> None:
-    from clients.bench.analysis import shared_state_verdict
+    from clients.bench.claims import CLAIMS_BY_ID
+
+    claim = CLAIMS_BY_ID["shared-counter"]
+
+    def shared_state_verdict(doc: dict) -> Verdict | None:
+        return MEASURES[claim.measure](claim, Results({"shared_counter": doc}, []))
 
     doc = {
         "unlocked": {"threads": 4, "updates": 10, "expected": 40, "lost": 25, "seconds": 0.01},

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from clients.bench.analysis import verdicts
-from clients.bench.claims import CurveClaim
-from clients.bench.curve_checks import CURVE_CHECKS, curve
+from clients.bench.claims import Claim, judge
 from clients.bench.harness import Options, build_jobs, server_args
+from clients.bench.measures import MEASURES, Results, curve
 from clients.bench.placement import Placement
 from clients.bench.records import (
     ForkCost,
@@ -107,11 +106,15 @@ def point(model: str, workload: str, x: float, cpu: float, rps: float = 1000.0, 
     )
 
 
-def checked(claim: CurveClaim, runs: list[Run]):
-    return CURVE_CHECKS[claim.check](claim, runs)
+def curve_claim(text: str, workload: str, measure: str, model: str, versus=None, **more) -> Claim:
+    return Claim(text, text, workload, model, measure, versus=versus, **more)
 
 
-GROWTH = CurveClaim("grows", "conn-sweep", "growth", "thread", "uvloop", at=1000, base=10, low=1.2)
+def checked(claim: Claim, runs: list[Run]):
+    return MEASURES[claim.measure](claim, Results({}, runs))
+
+
+GROWTH = curve_claim("grows", "conn-sweep", "growth", "thread", "uvloop", at=1000, base=10, low=1.2)
 
 
 def test_growth_compares_the_ratio_at_two_points() -> None:
@@ -137,7 +140,9 @@ def test_growth_at_a_point_where_the_model_refuses_is_not_judged() -> None:
         point("fork", "conn-sweep", 1000, 200.0, refused=5000),
         point("uvloop", "conn-sweep", 1000, 18.0),
     ]
-    claim = CurveClaim("grows", "conn-sweep", "growth", "fork", "uvloop", at=1000, base=10, low=1.2)
+    claim = curve_claim(
+        "grows", "conn-sweep", "growth", "fork", "uvloop", at=1000, base=10, low=1.2
+    )
     verdict = checked(claim, runs)
     assert verdict.holds is None
     assert verdict.measured.startswith("refuses at 1,000 (5,000 of 10,000 answers not 2xx); 1.10x")
@@ -153,13 +158,13 @@ def test_knee_is_where_req_s_stops_rising_and_says_what_more_workers_cost() -> N
         point("thread", "cpu-sweep", 1, 5000.0, rps=190),
         point("thread", "cpu-sweep", 8, 5000.0, rps=188),
     ]
-    knee = CurveClaim("knee", "cpu-sweep", "knee", "multiprocess")
+    knee = curve_claim("knee", "cpu-sweep", "knee", "multiprocess")
     verdict = checked(knee, runs)
     assert verdict.holds is True and verdict.target.startswith("stops rising at 2 (the core count)")
     assert "8 against 2: -5.4% req/s, +4.0% CPU us/req" in verdict.measured
-    flat = CurveClaim("flat", "cpu-sweep", "knee", "thread", at=1)
+    flat = curve_claim("flat", "cpu-sweep", "knee", "thread", at=1)
     assert checked(flat, runs).holds is True
-    assert checked(CurveClaim("knee", "cpu-sweep", "knee", "prefork"), runs) is None  # no runs
+    assert checked(curve_claim("knee", "cpu-sweep", "knee", "prefork"), runs) is None  # no runs
 
 
 def test_speedup_and_cores_of_c_code() -> None:
@@ -167,11 +172,11 @@ def test_speedup_and_cores_of_c_code() -> None:
         point("thread", "cpu-c", 1, 2500.0, rps=350, server_cpu_pct=95.0),
         point("thread", "cpu-c", 4, 2600.0, rps=630, server_cpu_pct=188.0),
     ]
-    claim = CurveClaim("c", "cpu-c", "speedup", "thread", at=4, base=1, low=1.7)
+    claim = curve_claim("c", "cpu-c", "speedup", "thread", at=4, base=1, low=1.7)
     verdict = checked(claim, runs)
     assert verdict.holds is True and verdict.measured.startswith("1.80x (630 vs 350 req/s)")
     assert "1.88 cores at 4" in verdict.measured
-    names = {v.claim: v for v in verdicts(runs)}
+    names = {v.claim: v for v in judge(Results({}, runs))}
     cores = names["cpu-c: thread on C code that releases the GIL uses both cores (4 clients)"]
     assert cores.holds is True and cores.measured == "1.88 cores"
 
@@ -189,7 +194,7 @@ def gil_probe(median_ms: float, bytecodes: float) -> Run:
 
 
 def test_the_hundred_bytecodes_claim_is_outdated_with_the_figures() -> None:
-    claim = CurveClaim("100", "gil-switch", "handover", "cpython")
+    claim = curve_claim("100", "gil-switch", "handover", "cpython")
     verdict = checked(claim, [gil_probe(5.02, 2_000_000)])
     assert verdict.holds is False and verdict.label == "outdated"
     assert "5.02 ms (median; p99 5.40 ms)" in verdict.measured
@@ -204,7 +209,7 @@ def test_switch_latency_and_fork_size_read_their_runs() -> None:
         point("thread", "gil-switch", x, 100.0, latency_ms=Latency(p99=x * 2), background_rps=20.0)
         for x in (0.5, 5, 50)
     ]
-    latency = CurveClaim("lat", "gil-switch", "switch_latency", "thread", expect="grows")
+    latency = curve_claim("lat", "gil-switch", "switch_latency", "thread", expect="grows")
     verdict = checked(latency, runs)
     assert verdict.holds is None and "50 ms: p99 100.0 ms, /cpu 20 req/s" in verdict.measured
     sizes = [
@@ -212,7 +217,7 @@ def test_switch_latency_and_fork_size_read_their_runs() -> None:
         ForkSize("big", 150.0, 50, 3.6, 1.4, 216.0),
     ]
     fork = Run("fork", "fork-cost", fork_cost=ForkCost(sizes))
-    verdict = checked(CurveClaim("size", "fork-cost", "fork_size", "fork", low=2.0), [fork])
+    verdict = checked(curve_claim("size", "fork-cost", "fork_size", "fork", low=2.0), [fork])
     assert verdict.holds is True and verdict.measured.startswith("12.0x: 0.30 ms at 12.0 MiB")
 
 
@@ -286,12 +291,12 @@ def test_failed_probe_and_failed_point_are_shown(tmp_path: Path) -> None:
 
 
 def test_every_claimed_workload_exists() -> None:
-    from clients.bench.claims import CLAIMS, CURVE_CLAIMS
+    from clients.bench.claims import CLAIMS
 
-    for claim in (*CLAIMS, *CURVE_CLAIMS):
-        assert claim.workload in WORKLOADS
-    for claim in CURVE_CLAIMS:
-        assert claim.check in CURVE_CHECKS
+    for claim in CLAIMS:
+        assert claim.workload in WORKLOADS or claim.measure == "shared_counter", claim.id
+        assert claim.measure in MEASURES, claim.id
+    assert len({claim.id for claim in CLAIMS}) == len(CLAIMS)
 
 
 # -- the probes and the fault counter -----------------------------------------------------------

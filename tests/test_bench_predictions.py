@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from clients.bench.analysis import verdicts
+from clients.bench.claims import judge
+from clients.bench.measures import Results, predicted_rps
 from clients.bench.placement import Placement
-from clients.bench.predictions import add_predictions, predicted_rps
 from clients.bench.records import Run
 from clients.bench.results import check
 from clients.bench.targets import MODELS, REFERENCES, sizing_args
 from servers.models.threadpool import DEFAULT_THREADS
+from servers.registry import MODELS as REGISTRY
 
 
 def _run(
@@ -37,11 +38,10 @@ def test_a_pool_predicts_n_over_the_wait() -> None:
     assert predicted_rps(_run("prefork", "hello", 0, 0)) is None  # nothing waits
 
 
-def test_predictions_are_put_beside_the_measured_figure() -> None:
-    runs = [_run("prefork", "io-wait", 19.5, 0), _run("asyncio", "io-wait", 9000, 0)]
-    add_predictions(runs)
-    assert runs[0].predicted_rps == pytest.approx(20.0) and runs[1].predicted_rps is None
-    assert runs[0].to_dict()["predicted_rps"] == pytest.approx(20.0)
+def test_the_registry_holds_the_pools_default() -> None:
+    assert REGISTRY["threadpool"].pool_default == DEFAULT_THREADS
+    assert REFERENCES["ref-gunicorn-gthread"].serves_at_once(4) == DEFAULT_THREADS
+    assert MODELS["prefork"].serves_at_once(3) == 3 and MODELS["thread"].serves_at_once(3) is None
 
 
 def test_pool_claims_say_which_targets_hold() -> None:
@@ -69,7 +69,7 @@ def test_pool_claims_say_which_targets_hold() -> None:
     assert (
         "hello: threadpool CPU us/req vs ref-gunicorn-gthread" not in checked
     )  # no counterpart ran
-    assert len(verdicts(runs)) == len(checked)
+    assert len(judge(Results({}, runs))) == len(checked)
 
 
 def test_processes_sized_targets_get_one_worker_per_server_cpu() -> None:

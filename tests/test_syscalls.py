@@ -64,7 +64,8 @@ def test_an_unknown_model_is_one_line_and_exit_2() -> None:
 
 
 def test_the_bench_judges_and_shows_the_counts() -> None:
-    from clients.bench.analysis import verdicts
+    from clients.bench.claims import judge
+    from clients.bench.measures import Results
     from clients.bench.records import Run, SyscallFigures
     from clients.bench.render import syscalls_table
 
@@ -76,14 +77,14 @@ def test_the_bench_judges_and_shows_the_counts() -> None:
 
     runs = [counted("uvloop", 2.1, 2.0), counted("iouring", 0.6, 0.2)]
     restored = [Run.from_dict(r.to_dict()) for r in runs]  # results.json and back
-    checked = {v.claim: v for v in verdicts(restored)}
+    checked = {v.claim: v for v in judge(Results({}, restored))}
     echo = checked["syscalls: iouring system calls per echoed message vs uvloop's"]
     assert echo.holds is True and "0.29x" in echo.measured
     assert checked["syscalls: iouring system calls per hello request vs uvloop's"].holds is None
     header, rows = syscalls_table(restored)
     assert rows[1][:3] == ["iouring", "0.60", "0.20"] and rows[0][3] == "read 1.00"
     runs[1].syscalls = SyscallFigures(2000, {"echo-1k": 1.5, "hello": 1.0})
-    assert not next(v for v in verdicts(runs) if v.claim == echo.claim).holds
+    assert not next(v for v in judge(Results({}, runs)) if v.claim == echo.claim).holds
 
 
 def test_the_syscalls_charts_show_the_counts_not_an_empty_throughput(tmp_path: Path) -> None:

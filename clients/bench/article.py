@@ -31,19 +31,17 @@ class ArticleClaim:
         id: a short name (the page's anchor).
         section: the article's heading the sentence sits under.
         quote: the sentence, exactly as the article has it (its bold marks left out).
-        claims: texts of bench claims (:data:`clients.bench.claims.CLAIMS`,
-            :data:`clients.bench.claims.CURVE_CLAIMS`, or the shared-counter
-            verdict) whose verdicts answer it.
+        claims: ids of bench claims (:data:`clients.bench.claims.CLAIMS`) whose
+            verdicts answer it.
         facts: names of facts computed from the results
             (:data:`clients.bench.claims_zh.BENCH_FACTS`, :data:`clients.bench.claims_zh.CRAWL_FACTS`).
         verified_by: tests or code that prove it, when no measurement does.
         charts: chart files of the bench run (``throughput-cpu.png``) or, with
             :data:`CRAWL_CHART` in front, of the crawl-bench run.
-        figure: the figure in Chinese, a ``str.format`` template: ``m`` is the list
-            of :class:`clients.bench.analysis.Measure` of ``claims``, in order
-            (None for a curve's claim), ``v`` the list of their verdicts (a curve's
-            figures are its verdict's ``measured``); the facts' numbers are names
-            of their own.
+        figure: the figure in Chinese, a ``str.format`` template: ``v`` is the list
+            of the verdicts of ``claims``, in order (their numbers ``value``,
+            ``theirs`` and ``result``, or a curve's figures in ``measured``); the
+            facts' numbers are names of their own.
         rule: how the answers make the verdict (:data:`HOLDS`, :data:`LIMITED`,
             :data:`OUTDATED`, :data:`VERIFIED`).
         note: in Chinese, the condition (:data:`LIMITED`), what changed
@@ -68,10 +66,10 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "parallel-cores", "多进程",
         "真正的并行执行多任务只能在多核CPU上实现",
-        claims=("cpu: multiprocess req/s vs thread",),
+        claims=("cpu-multiprocess-vs-thread",),
         charts=("throughput-cpu.png",),
         figure="`cpu` 负载（每个请求约 5 ms 纯 Python 计算，服务器可用所有核）：multiprocess（每核一个进程）"
-               "每秒完成的请求是 thread 的 {m[0].result:.2f} 倍（{m[0].value:,.0f} 对 {m[0].theirs:,.0f} req/s）",
+               "每秒完成的请求是 thread 的 {v[0].result:.2f} 倍（{v[0].value:,.0f} 对 {v[0].theirs:,.0f} req/s）",
     ),
     ArticleClaim(
         "fork-twice", "多进程",
@@ -83,7 +81,7 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "fork-copies", "多进程",
         "因为操作系统自动把当前进程（父进程）复制了一份（子进程），分别在父进程和子进程内返回",
-        claims=("fork-cost: a fork costs more the larger the parent",),
+        claims=("fork-cost-size",),
         charts=("fork-cost.png",),
         figure="`fork-cost`：每 fork 一个立即退出的子进程，父子两边的 CPU，从最小的父进程到最大的：{v[0].measured}",
         note="Linux 的 fork 是写时复制：复制的是页表，内存页要等有人写时才复制；所以父进程越大 fork 越贵，但远比复制全部内存便宜",
@@ -99,9 +97,9 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "threads-need-cores", "多线程",
         "真正地同时执行多线程需要多核CPU才可能实现",
-        claims=("cpu: thread uses one core (the GIL)",),
+        claims=("cpu-thread-one-core",),
         charts=("throughput-cpu.png",),
-        figure="`cpu` 负载，服务器可用所有核：thread 服务器（每个请求一个线程）只用了 {m[0].value:.2f} 个核",
+        figure="`cpu` 负载，服务器可用所有核：thread 服务器（每个请求一个线程）只用了 {v[0].value:.2f} 个核",
         rule=LIMITED,
         note="多核是必要条件，但对 CPython 的线程不够：有 GIL 时多核上的线程仍然只能交替执行（见“GIL”一节）",
     ),
@@ -114,7 +112,7 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "threads-share", "多线程",
         "多线程中所有变量都由所有线程共享，所以任何一个变量都可以被任何一个线程修改，因此线程之间共享数据最大的危险在于多个线程同时改一个变量，需要创建线程锁 `threading.Lock()`",
-        claims=("threads share variables: a shared counter needs threading.Lock",),
+        claims=("shared-counter",),
         facts=("shared_counter",),
         figure="{sc_threads} 个线程各对同一个计数器做 {sc_updates:,} 次“读-改-写”：不加锁丢失 {sc_lost:,} 次更新（共 {sc_expected:,} 次，{sc_share:.0%}）；"
                "用 `threading.Lock` 丢失 {sc_locked_lost:,} 次，每次更新 {sc_us:.2f} us",
@@ -122,7 +120,7 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "gil-100-bytecodes", "Python 全局线程锁（GIL）",
         "每执行100条字节码，解释器就自动释放GIL锁，让别的线程有机会执行",
-        claims=("gil-switch: the interpreter releases the GIL every 100 bytecodes",),
+        claims=("gil-switch-handover",),
         charts=("gil-switch.png",),
         figure="`gil-switch`：两个纯 Python 计算线程轮流持有 GIL，记下每次交接：{v[0].measured}",
         rule=OUTDATED,
@@ -131,25 +129,25 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "gil-one-core", "Python 全局线程锁（GIL）",
         "多线程在Python中只能交替执行，即n个线程跑在n核CPU上，也只能用到1个核",
-        claims=("cpu: thread uses one core (the GIL)", "cpu: multiprocess req/s vs thread"),
+        claims=("cpu-thread-one-core", "cpu-multiprocess-vs-thread"),
         charts=("throughput-cpu.png",),
-        figure="`cpu` 负载，服务器可用所有核：thread 服务器只用了 {m[0].value:.2f} 个核；"
-               "同样的请求，每核一个进程的 multiprocess 是它的 {m[1].result:.2f} 倍",
+        figure="`cpu` 负载，服务器可用所有核：thread 服务器只用了 {v[0].value:.2f} 个核；"
+               "同样的请求，每核一个进程的 multiprocess 是它的 {v[1].result:.2f} 倍",
         rule=LIMITED, note=_GIL,
     ),
     ArticleClaim(
         "process-cost", "多进程 PK 多线程",
         "创建进程的代价大",
         claims=(
-            "churn: fork server CPU us per connection beyond uvloop's",
-            "churn: thread server CPU us per connection beyond uvloop's",
-            "churn: gevent server CPU us per connection beyond uvloop's",
-            "churn: prefork (processes made once) vs fork (one each), CPU us per connection",
+            "churn-fork-beyond-uvloop",
+            "churn-thread-beyond-uvloop",
+            "churn-gevent-beyond-uvloop",
+            "churn-prefork-vs-fork",
         ),
         charts=("churn-cost.png",),
-        figure="`churn` 负载（每个请求一个新连接）：比起事件循环（uvloop），每个连接 fork 一个进程多花 {m[0].result:,.0f} us 服务器 CPU，"
-               "一个线程多花 {m[1].result:,.0f} us，一个 greenlet 多花 {m[2].result:,.0f} us；"
-               "进程预先创建好（prefork），每个连接的 CPU 只有 fork 的 {m[3].result:.2f} 倍",
+        figure="`churn` 负载（每个请求一个新连接）：比起事件循环（uvloop），每个连接 fork 一个进程多花 {v[0].result:,.0f} us 服务器 CPU，"
+               "一个线程多花 {v[1].result:,.0f} us，一个 greenlet 多花 {v[2].result:,.0f} us；"
+               "进程预先创建好（prefork），每个连接的 CPU 只有 fork 的 {v[3].result:.2f} 倍",
     ),
     ArticleClaim(
         "process-crash", "多进程 PK 多线程",
@@ -169,9 +167,9 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         "cpu-bound-cores", "计算(CPU)密集型任务",
         "任务越多，花在任务切换的时间就越多，CPU执行任务的效率就越低，所以要最高效地利用CPU，计算密集型任务同时进行的数量应当等于CPU的核心数",
         claims=(
-            "cpu-sweep: multiprocess req/s rises up to the core count, then stops",
-            "cpu-sweep: prefork req/s rises up to the core count, then stops",
-            "cpu-sweep: fork req/s rises up to the core count, then stops",
+            "cpu-sweep-multiprocess-knee",
+            "cpu-sweep-prefork-knee",
+            "cpu-sweep-fork-knee",
         ),
         charts=("cpu-sweep-rps.png",),
         figure="`cpu-sweep`（纯 Python 计算，同时 1 到 8 个请求，由同样多的进程处理）：吞吐在进程数等于核数时停止上升，"
@@ -181,13 +179,13 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         "cpu-bound-c", "计算(CPU)密集型任务",
         "对于计算密集型任务，最好用C语言编写，Python这类脚本语言运行效率很低",
         claims=(
-            "cpu-c: thread req/s with 4 clients vs 1 (C code releases the GIL)",
-            "cpu-c: thread on C code that releases the GIL uses both cores (4 clients)",
-            "cpu-sweep: thread on pure Python uses one core (4 clients)",
+            "cpu-c-thread-speedup",
+            "cpu-c-thread-cores",
+            "cpu-sweep-thread-one-core",
         ),
         charts=("cpu-c-cores.png",),
         figure="`cpu-c`（SHA-256，C 代码，计算时释放 GIL）：thread 服务器 4 个客户端对 1 个：{v[0].measured}；"
-               "用了 {m[1].value:.2f} 个核，而同样 4 个客户端的纯 Python 计算只用了 {m[2].value:.2f} 个核",
+               "用了 {v[1].value:.2f} 个核，而同样 4 个客户端的纯 Python 计算只用了 {v[2].value:.2f} 个核",
         rule=LIMITED,
         note="测的是 C 代码释放 GIL 后线程可以并行，用满多核；没有比较同一计算用 C 与用 Python 写的速度",
     ),
@@ -204,19 +202,19 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "one-thread-many-io", "协程",
         "在异步IO模型下，一个线程就可以同时处理多个IO请求，并且没有切换线程的操作",
-        claims=("io-wait: uvloop efficiency", "io-wait: asyncio efficiency"),
+        claims=("io-wait-uvloop-efficiency", "io-wait-asyncio-efficiency"),
         charts=("io-wait-efficiency.png",),
-        figure="`io-wait` 负载（500 个连接，每个请求等待 50 ms，理想为 10,000 req/s）：一个 uvloop 线程达到理想吞吐的 {m[0].value:.1%}，"
-               "一个 asyncio 线程 {m[1].value:.1%}",
+        figure="`io-wait` 负载（500 个连接，每个请求等待 50 ms，理想为 10,000 req/s）：一个 uvloop 线程达到理想吞吐的 {v[0].value:.1%}，"
+               "一个 asyncio 线程 {v[1].value:.1%}",
     ),
     ArticleClaim(
         "event-driven", "协程",
         "充分利用操作系统提供的异步IO支持，就可以用单进程单线程模型来执行多任务，这种全新的模型称为事件驱动模型（ngnix）",
-        claims=("idle: uvloop KiB per idle connection", "idle: uvloop hello p99 with the most idle vs none"),
+        claims=("idle-uvloop-kib", "idle-uvloop-p99"),
         facts=("idle_uvloop",),
         charts=("idle-memory.png",),
-        figure="`idle` 负载：一个 uvloop 线程同时保持 {iu_held:,} 个空闲连接，每个 {m[0].value:.1f} KiB；"
-               "这时其他请求的 p99 延迟是没有空闲连接时的 {m[1].value:.2f} 倍",
+        figure="`idle` 负载：一个 uvloop 线程同时保持 {iu_held:,} 个空闲连接，每个 {v[0].value:.1f} KiB；"
+               "这时其他请求的 p99 延迟是没有空闲连接时的 {v[1].value:.2f} 倍",
     ),
     ArticleClaim(
         "coroutine-efficiency", "协程与多线程相比的优势",
@@ -235,7 +233,7 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         "coroutines-scale", "协程与多线程相比的优势",
         "线程数量越多，协程的性能优势就越明显",
         claims=(
-            "conn-sweep: the coroutines' advantage grows with connections (thread vs uvloop, CPU per request)",
+            "conn-sweep-thread-growth",
         ),
         charts=("conn-sweep-cpu.png",),
         figure="`conn-sweep`（10 到 5,000 个连接，每个请求等待 连接数/10 ms）：thread 服务器（每个连接一个线程）"
@@ -252,10 +250,10 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(
         "processes-and-coroutines", "协程与多线程相比的优势",
         "在多核CPU上采用多进程+协程的方式，既充分利用多核，又充分发挥协程的高效率，因此性能极高",
-        claims=("cpu: multiprocess req/s vs thread", "echo-1k: multiprocess CPU us/msg vs ref-bare"),
+        claims=("cpu-multiprocess-vs-thread", "echo-1k-multiprocess-cpu-vs-kind"),
         charts=("throughput-cpu.png", "cpu-per-request-echo-1k.png"),
-        figure="`cpu` 负载：multiprocess（每核一个 uvloop 进程）是 thread 的 {m[0].result:.2f} 倍；"
-               "`echo-1k` 负载：每条消息 {m[1].value:.1f} us 服务器 CPU，是最简 uvloop 服务器（ref-bare）的 {m[1].result:.2f} 倍",
+        figure="`cpu` 负载：multiprocess（每核一个 uvloop 进程）是 thread 的 {v[0].result:.2f} 倍；"
+               "`echo-1k` 负载：每条消息 {v[1].value:.1f} us 服务器 CPU，是最简 uvloop 服务器（ref-bare）的 {v[1].result:.2f} 倍",
     ),
     ArticleClaim(
         "generators", "Python异步编程",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from clients.bench.curve_checks import curve
+from clients.bench.measures import curve
 from clients.bench.records import Run
 from clients.bench.render import ordered
 from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms

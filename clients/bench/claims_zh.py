@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clients.bench.analysis import Measure, Verdict, index, key, measure
 from clients.bench.article import (
     ARTICLE_CLAIMS,
     CRAWL_CHART,
@@ -30,8 +29,9 @@ from clients.bench.article import (
     OUTDATED,
     ArticleClaim,
 )
-from clients.bench.claims import CLAIMS, CURVE_CLAIMS
-from clients.bench.records import Key, Run
+from clients.bench.claims import CLAIMS_BY_ID
+from clients.bench.measures import index
+from clients.bench.records import Key, Run, Verdict, key
 from clients.bench.results import check, load
 from reporting.provenance import Provenance
 
@@ -49,8 +49,6 @@ MEANINGS = {
     UNMEASURED_ZH: "这份结果里没有它的测量：这次运行没有包括相应的负载，或者这项测量还没有实现",
 }
 
-CLAIMS_BY_TEXT = {claim.text: claim for claim in CLAIMS}
-CURVE_CLAIMS_BY_TEXT = {claim.text: claim for claim in CURVE_CLAIMS}
 #: crawlers whose figures the crawl facts read
 COROUTINE_CRAWLERS = ("asyncio", "asyncio-streams", "uvloop-streams", "generators")
 
@@ -72,7 +70,10 @@ class Fact:
 
 @dataclass
 class Evidence:
-    """Everything a row can be answered from: one bench run, and optionally one crawl-bench run."""
+    """Everything a row can be answered from: one bench run, and optionally one crawl-bench run.
+
+    ``verdicts`` are the bench's own, by claim id: the page shows them, it does not judge again.
+    """
 
     machine: dict[str, Any]
     runs: list[Run]
@@ -87,7 +88,7 @@ class Evidence:
     def read(cls, results_dir: Path, crawl_dir: Path | None = None) -> Evidence:
         """The bench run of ``results_dir`` (verdicts checked again) and the crawl-bench run of ``crawl_dir``."""
         machine, runs, _ = load(results_dir)
-        verdicts = {v.claim: v for v in check(machine, runs)}
+        verdicts = {v.id: v for v in check(machine, runs)}
         crawl = json.loads((crawl_dir / "results.json").read_text()) if crawl_dir else None
         return cls(machine, runs, verdicts, crawl)
 
@@ -279,16 +280,6 @@ class Judged:
     sources: tuple[str, ...]
 
 
-def _judged_claim(text: str) -> bool:
-    """Whether the claim has a target to hold (not a figure it only reports)."""
-    if text in CLAIMS_BY_TEXT:
-        claim = CLAIMS_BY_TEXT[text]
-        return claim.low is not None or claim.high is not None
-    if text in CURVE_CLAIMS_BY_TEXT:
-        return not CURVE_CLAIMS_BY_TEXT[text].expect
-    return True  # the shared counter's verdict
-
-
 def judge(row: ArticleClaim, ev: Evidence) -> Judged:
     """The row's verdict and figure from the evidence (未测量 where it lacks something).
 
@@ -298,29 +289,28 @@ def judge(row: ArticleClaim, ev: Evidence) -> Judged:
     本机未成立, or 已过时 for an :data:`OUTDATED` row (today's Python does
     otherwise). A :data:`VERIFIED` row is proved by its tests, not measured.
     """
-    texts = list(row.claims)
-    sources = tuple(f"bench 论断 `{t}`" for t in texts)
+    sources = tuple(f"bench 论断 `{CLAIMS_BY_ID[i].text}`" for i in row.claims)
     sources += tuple(
         f"{'爬虫基准' if name in CRAWL_FACTS else 'bench'} `{name}`" for name in row.facts
     )
     sources += tuple(f"`{path}`" for path in row.verified_by)
-    verdicts = [ev.verdicts.get(t) for t in texts]
-    measures: list[Measure | None] = [
-        measure(CLAIMS_BY_TEXT[t], ev.by) if t in CLAIMS_BY_TEXT else None for t in texts
-    ]
+    verdicts = [ev.verdicts.get(i) for i in row.claims]
     facts = [FACTS[name](ev) for name in row.facts]
     absent = (
         any(v is None for v in verdicts)
         or any(f is None for f in facts)
-        or any(m is not None and m.result is None for m in measures)
+        or any(
+            v is not None and CLAIMS_BY_ID[v.id].measure == "figure" and v.result is None
+            for v in verdicts
+        )
     )
     if absent:
         return Judged(row, UNMEASURED_ZH, "这份结果里没有", sources)
     answers: list[bool | None] = [
-        v.holds for t, v in zip(texts, verdicts, strict=True) if v is not None and _judged_claim(t)
+        v.holds for v in verdicts if v is not None and CLAIMS_BY_ID[v.id].judged
     ]
     answers += [f.holds for f in facts if f is not None]
-    figure = _figure(row, verdicts, measures, facts)
+    figure = _figure(row, verdicts, facts)
     if any(a is None for a in answers):
         return Judged(row, UNMEASURED_ZH, figure + "（测量不足以判定）", sources)
     if not all(answers):
@@ -331,10 +321,7 @@ def judge(row: ArticleClaim, ev: Evidence) -> Judged:
 
 
 def _figure(
-    row: ArticleClaim,
-    verdicts: Sequence[Verdict | None],
-    measures: Sequence[Measure | None],
-    facts: Sequence[Fact | None],
+    row: ArticleClaim, verdicts: Sequence[Verdict | None], facts: Sequence[Fact | None]
 ) -> str:
     if not row.figure:
         return ""
@@ -342,7 +329,7 @@ def _figure(
     for fact in facts:
         if fact is not None:
             numbers.update(fact.numbers)
-    return row.figure.format(m=list(measures), v=list(verdicts), **numbers)
+    return row.figure.format(v=list(verdicts), **numbers)
 
 
 # -- the page -------------------------------------------------------------------------------

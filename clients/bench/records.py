@@ -255,7 +255,6 @@ class Run:
     syscalls: SyscallFigures | None = None
     ideal_rps: float | None = None
     efficiency: float | None = None
-    predicted_rps: float | None = None  # what Little's law allows a bounded server (io-wait)
     of_bare: float | None = None
     vs_aiohttp: float | None = None
     failed: str | None = None
@@ -314,7 +313,11 @@ def key(workload: str, model: str, point: float | None = None) -> Key:
 class Verdict:
     """One claim checked in numbers: ``holds`` is None when it is only reported, or the figures are missing.
 
+    ``claim`` is the claim's text and ``id`` its name in :data:`clients.bench.claims.CLAIMS`.
     ``label`` replaces yes/no in the report where a word says more ("outdated").
+    ``value``, ``theirs`` and ``result`` are the numbers behind ``measured`` (the
+    claim's figure, what it is compared with, the ratio or difference judged),
+    where its measure has them.
     """
 
     claim: str
@@ -323,6 +326,10 @@ class Verdict:
     holds: bool | None
     how: str = ""
     label: str = ""
+    id: str = ""
+    value: float | None = None
+    theirs: float | None = None
+    result: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -12,9 +12,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clients.bench.analysis import Verdict
 from clients.bench.probes import PROBE_MODEL
-from clients.bench.records import PSS_NOISE_KIB, Run
+from clients.bench.records import PSS_NOISE_KIB, Run, Verdict
 from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.formats import PERCENTILES, fmt_floor, fmt_ms, fmt_num, fmt_pct, fmt_ratio
 from reporting.provenance import Provenance, markdown_lines

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clients.bench.analysis import Verdict, add_ratios, shared_state_verdict, verdicts
-from clients.bench.predictions import add_predictions
-from clients.bench.records import Run
+from clients.bench.claims import judge
+from clients.bench.measures import Results, add_ratios
+from clients.bench.records import Run, Verdict
 from reporting.formats import PERCENTILES
 
 CSV_FIELDS = [
@@ -77,12 +77,7 @@ def csv_row(run: Run) -> dict[str, Any]:
 def check(machine: dict[str, Any], runs: Sequence[Run]) -> list[Verdict]:
     """Ratios to the references (set on the runs) and every verdict the runs and the machine answer."""
     add_ratios(runs)
-    add_predictions(runs)
-    checked = verdicts(runs)
-    shared = shared_state_verdict(machine.get("shared_counter"))
-    if shared is not None:
-        checked.append(shared)
-    return checked
+    return judge(Results(machine, runs))
 
 
 def write_page(

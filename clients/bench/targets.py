@@ -8,9 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from servers.launcher import ServerProcess
-from servers.models.threadpool import DEFAULT_THREADS
 from servers.registry import MODELS as REGISTRY
 from servers.registry import unavailable
+
+#: threadpool's threads when ``--threads`` is not given (gunicorn gthread is given as many)
+POOL_THREADS = REGISTRY["threadpool"].pool_default or 0
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Target:
             cannot run), or None when it can.
         wrapper: the root process only supervises (nginx): leave it out of CPU figures.
         sized: takes ``--workers N``, given one per server CPU (see :func:`sizing_args`).
+        pool: connections served at once, a fixed pool's size (None: as they come);
+            0 for a pool of one process per server CPU.
     """
 
     name: str
@@ -35,10 +39,15 @@ class Target:
     unavailable: Callable[[], str | None] = field(default=lambda: None)
     wrapper: bool = False
     sized: bool = False
+    pool: int | None = None
 
     @property
     def reference(self) -> bool:
         return self.module is not None
+
+    def serves_at_once(self, server_cpus: int) -> int | None:
+        """Connections served at once with ``server_cpus`` CPUs (None: no fixed pool)."""
+        return server_cpus if self.pool == 0 else self.pool
 
 
 def _nginx_missing() -> str | None:
@@ -61,8 +70,12 @@ REFERENCES_EXTRA = "pip install -e '.[references]'"
 
 
 def _model(name: str) -> Target:
-    sized = "--workers" in REGISTRY[name].flags
-    return Target(name, f"model {name}", unavailable=lambda: unavailable(name), sized=sized)
+    info = REGISTRY[name]
+    sized = "--workers" in info.flags
+    pool = None if info.pool is None else (info.pool_default or 0)
+    return Target(
+        name, f"model {name}", unavailable=lambda: unavailable(name), sized=sized, pool=pool
+    )
 
 
 MODELS: dict[str, Target] = {name: _model(name) for name in REGISTRY}
@@ -88,11 +101,11 @@ REFERENCES: dict[str, Target] = {
                protocols=("http",), unavailable=_nginx_missing, wrapper=True),
         Target("ref-gunicorn-sync", "gunicorn sync workers, one per server CPU (the production "
                "prefork; no keep-alive)", "clients.references.gunicorn_ref",
-               ("--worker-class", "sync"), ("http",), _missing_module("gunicorn"), sized=True),
-        Target("ref-gunicorn-gthread", f"gunicorn gthread, one worker of {DEFAULT_THREADS} threads "
+               ("--worker-class", "sync"), ("http",), _missing_module("gunicorn"), sized=True, pool=0),
+        Target("ref-gunicorn-gthread", f"gunicorn gthread, one worker of {POOL_THREADS} threads "
                "(the production thread pool)", "clients.references.gunicorn_ref",
-               ("--worker-class", "gthread", "--threads", str(DEFAULT_THREADS)), ("http",),
-               _missing_module("gunicorn")),
+               ("--worker-class", "gthread", "--threads", str(POOL_THREADS)), ("http",),
+               _missing_module("gunicorn"), pool=POOL_THREADS),
         Target("ref-gunicorn-gevent", "gunicorn gevent worker, one process",
                "clients.references.gunicorn_ref", ("--worker-class", "gevent"), ("http",),
                _missing_module("gunicorn")),
@@ -109,7 +122,7 @@ def sizing_args(target: Target, server_cpus: Sequence[int]) -> list[str]:
     """``--workers N``, one per server CPU, for the targets sized by processes (else nothing).
 
     The thread pools need no flag: threadpool and ref-gunicorn-gthread share the
-    default of :data:`~servers.models.threadpool.DEFAULT_THREADS`.
+    registry's ``pool_default`` (:data:`POOL_THREADS`).
     """
     return ["--workers", str(len(server_cpus))] if target.sized else []
 
