@@ -6,6 +6,10 @@ one test covers the synchronous ``run_load`` that the CLI calls.
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +21,7 @@ from clients.loadgen.histogram import LatencyRecorder
 from clients.loadgen.http_client import content_length
 from clients.loadgen.idle import idle_steps
 from clients.loadgen.runner import measure, run_load
+from clients.loadgen.state import ERROR_KINDS
 from servers.launcher import ServerProcess
 
 SHORT: dict[str, Any] = {"duration": 0.3, "warmup": 0.1}
@@ -138,6 +143,42 @@ async def test_echo_gets_every_byte_back(start_server: Callable[..., ServerProce
     )
     assert result.requests > 0 and result.errors == 0
     assert result.bytes_in >= 10_000 * result.requests * 0.9
+
+
+@pytest.mark.asyncio
+async def test_a_close_after_each_answer_counts_once() -> None:
+    """A server that answers one request a connection and closes it (gunicorn's sync worker):
+    the request the client had sent next is lost once, as 'unanswered', never also 'closed'."""
+
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        result = await measure(LoadConfig(port=port, connections=2, **SHORT))
+    assert result.requests > 0 and result.errors > 0
+    assert set(result.error_kinds) == {"unanswered"}, result.error_kinds
+    assert set(result.error_kinds) <= set(ERROR_KINDS)
+
+
+def test_load_to_a_dead_port_says_why_and_fails() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "iomodels", "load", f"http://127.0.0.1:{port}/", "-d", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "req/s" not in proc.stdout  # no empty table
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "10 of 10 connections failed (ConnectionRefusedError" in line, proc.stderr
 
 
 def test_run_load_runs_on_a_loop_of_its_own(hello_server: ServerProcess) -> None:

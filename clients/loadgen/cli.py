@@ -104,11 +104,29 @@ def run(args: argparse.Namespace) -> int:
         return _run_idle(config, [int(s) for s in args.idle_steps.split(",")], args.json)
     on_event = (lambda name: _emit({"event": name})) if args.json else None
     result = run_load(config, on_event, keep_histogram=args.histogram)
+    why = nothing_answered(result)
     if args.json:
         _emit({"event": "result", **result.to_dict()})
-    else:
+    elif not why:
         _print(result)
+    if why:
+        print(f"iomodels load: error: {args.url}: {why}", file=sys.stderr)
+        return 1
     return 0
+
+
+def nothing_answered(result: Any) -> str:
+    """Why a run measured nothing, in one line ("" when some request was answered)."""
+    if result.requests:
+        return ""
+    if result.connect_error:
+        failed = result.error_kinds.get("connect", result.connections)
+        return (
+            f"no request answered: {failed} of {result.connections} connections failed "
+            f"({result.connect_error})"
+        )
+    kinds = ", ".join(f"{kind} {n}" for kind, n in result.error_kinds.items()) or "no errors"
+    return f"no request answered while measuring ({kinds})"
 
 
 def _run_idle(config: Any, steps: list[int], as_json: bool) -> int:

@@ -126,9 +126,11 @@ class HttpConnection(asyncio.Protocol):
         if self.timer is not None:
             self.timer.cancel()
         if self.state.phase != DONE:
-            self.state.error("closed")
+            # one event, one kind: requests lost with the connection, or an idle close
             if self.sent:
                 self.state.error("unanswered", len(self.sent))
+            else:
+                self.state.error("closed")
             if self.on_lost is not None:
                 self.on_lost()
         if not self.lost.done():

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class LoadResult:
     loader_bound: bool
     connections: int
     connected: int
+    connect_error: str = ""  # why the first connection that failed did (e.g. nothing listens there)
     histogram: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     slow: dict[str, Any] | None = None
@@ -61,9 +63,17 @@ def new_loop() -> asyncio.AbstractEventLoop:
 
 
 async def open_connections(
-    count: int, factory: Callable[[int], asyncio.Protocol], host: str, port: int, limit_s: float
+    count: int,
+    factory: Callable[[int], asyncio.Protocol],
+    host: str,
+    port: int,
+    limit_s: float,
+    reasons: Counter[str] | None = None,
 ) -> tuple[list[Any], int]:
-    """Open ``count`` connections (``CONNECT_PARALLEL`` at a time); returns (protocols, failures)."""
+    """Open ``count`` connections (``CONNECT_PARALLEL`` at a time); returns (protocols, failures).
+
+    Each failure's cause is counted in ``reasons`` (``ConnectionRefusedError: [Errno 111] ...``).
+    """
     loop = asyncio.get_running_loop()
     gate = asyncio.Semaphore(CONNECT_PARALLEL)
     failures = 0
@@ -78,6 +88,8 @@ async def open_connections(
             except (OSError, TimeoutError) as exc:
                 log.debug("connect failed: %s", exc)
                 failures += 1
+                if reasons is not None:
+                    reasons[f"{type(exc).__name__}: {exc}".rstrip(": ")] += 1
                 return None
 
     protos = await asyncio.gather(*(one(i) for i in range(count)))
@@ -93,6 +105,7 @@ async def measure(
     tasks: list[asyncio.Task[None]] = []
     protos: list[Any] = []
     connect_failures = 0
+    reasons: Counter[str] = Counter()
     if config.mode == "churn":
         tasks = [
             asyncio.create_task(
@@ -126,7 +139,7 @@ async def measure(
             return conn
 
         protos, connect_failures = await open_connections(
-            config.connections, factory, config.host, config.port, config.connect_timeout
+            config.connections, factory, config.host, config.port, config.connect_timeout, reasons
         )
         if connect_failures:
             log.warning("%d of %d connections failed", connect_failures, config.connections)
@@ -175,6 +188,7 @@ async def measure(
         loader_bound=cpu >= LOADER_BOUND_CPU and not config.rate,
         connections=config.connections,
         connected=len(protos) if config.mode != "churn" else config.connections,
+        connect_error=next(iter(reasons), ""),
         histogram=state.recorder.encoded() if keep_histogram else "",
         config=asdict(config),
     )

@@ -9,6 +9,17 @@ from clients.loadgen.histogram import LatencyRecorder
 
 WARMUP, MEASURE, DONE = range(3)
 
+#: every error kind a run counts (``LoadResult.error_kinds``), one per event
+ERROR_KINDS: dict[str, str] = {
+    "status": "an answer with a status other than 2xx (still timed)",
+    "connect": "a connection that could not be opened (refused, unreachable, timed out)",
+    "unanswered": "a request sent on a connection the server then closed, never answered",
+    "closed": "the server closed a connection: an idle keep-alive one, or mid-answer (echo, churn)",
+    "framing": "an answer the client could not frame (no Content-Length)",
+    "starved": "an open connection whose request went out before the window, unanswered at its end",
+    "timeout": "a churn request with no whole answer within the connect timeout",
+}
+
 
 class RunState:
     """Counts only what completes while measuring; connections read ``phase`` to know when to stop."""
@@ -33,7 +44,7 @@ class RunState:
                 self.errors["status"] += 1
 
     def error(self, kind: str, count: int = 1) -> None:
-        """A failure that produced no answer (``connect``, ``closed``, ``timeout``...)."""
+        """A failure that produced no answer: one of :data:`ERROR_KINDS`."""
         if self.phase == MEASURE:
             self.errors[kind] += count
 
