@@ -18,7 +18,7 @@ import json
 from typing import Any
 
 from loadtests.report_section import charts_html, inject, live_page, verdict_html
-from loadtests.server_plugin import COLUMNS, METRICS, ServerStatsPlugin
+from loadtests.samples import COLUMNS, METRICS
 from loadtests.svg_chart import sparkline
 
 TAB = "iomodels"
@@ -54,7 +54,7 @@ TAB_SCRIPT = f"""(() => {{
 """
 
 
-def table_rows(plugin: ServerStatsPlugin) -> list[dict[str, str]]:
+def table_rows(plugin: Any) -> list[dict[str, str]]:
     """One row per figure: now, min, mean, max over the current test, and a sparkline."""
     rows = []
     for key, label, unit in METRICS:
@@ -100,7 +100,7 @@ def table_rows(plugin: ServerStatsPlugin) -> list[dict[str, str]]:
     return rows
 
 
-def samples_csv(plugin: ServerStatsPlugin) -> str:
+def samples_csv(plugin: Any) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
@@ -109,7 +109,7 @@ def samples_csv(plugin: ServerStatsPlugin) -> str:
     return out.getvalue()
 
 
-def install_web_tab(environment: Any, plugin: ServerStatsPlugin) -> None:
+def install_web_tab(environment: Any, plugin: Any) -> None:
     """Add the tab, the routes and the report section to ``environment.web_ui``."""
     from flask import Response, request
 
