@@ -81,6 +81,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="seconds in-flight requests get to finish on shutdown (default 10)",
     )
     parser.add_argument(
+        "--worker-timeout",
+        type=seconds,
+        default=30.0,
+        help="prefork, multiprocess and interpreters: a worker whose loop has not come round "
+        "for this long is hung: a process is killed and replaced, a hung interpreter stops the "
+        "server (default 30; keep it above the longest request and timeout)",
+    )
+    parser.add_argument(
         "--header-timeout",
         type=seconds,
         default=10.0,
@@ -194,6 +202,7 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
         upstream=None
         if args.upstream is None
         else UpstreamConfig(args.upstream, args.upstream_timeout, args.upstream_pool),
+        worker_timeout=args.worker_timeout,
         limits=limits,
     )
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import select
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -131,7 +132,7 @@ class Lifecycle:
         return self.stop_signals > 1
 
     # -- the drain ---------------------------------------------------------------
-    def drain(self, server: Drainable) -> Iterator[float]:
+    def drain(self, server: Drainable, *, held: Callable[[], int] | None = None) -> Iterator[float]:
         """Drain ``server``; yields how long the model may wait before looking again.
 
         The model waits at most that long, returning early when a connection
@@ -140,16 +141,38 @@ class Lifecycle:
 
             for timeout in lifecycle.drain(server):
                 wakeup.wait(timeout)
+
+        Ends with one line on stderr, ``stopped: drained N connections ...``
+        (unless :attr:`reports` is off: a worker's drain inside a supervised
+        server), counting ``held()`` (default: ``server.open_connections()``).
         """
+        count = held or server.open_connections
+        started = self._clock()
+        before = count()
         server.stop_accepting()
         server.stop_connections()
-        deadline = self._clock() + self.graceful_timeout
+        deadline = started + self.graceful_timeout
         while server.open_connections() and not self.forced:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 break
             yield remaining
+        left = count() if server.open_connections() else 0
         server.abort_connections()
+        if Lifecycle.reports:
+            print(stop_line(before, left, self._clock() - started), file=sys.stderr, flush=True)
+
+    #: Whether :meth:`drain` prints the stop line (off in a supervised server's workers).
+    reports = True
+
+
+def stop_line(before: int, left: int, seconds: float) -> str:
+    """What a server says once it stopped: how many connections it drained, and how many it cut."""
+    drained = before - left
+    line = f"stopped: drained {drained} connection{'' if drained == 1 else 's'} in {seconds:.1f} s"
+    if left:
+        line += f"; closed {left} still open when the grace period ended"
+    return line
 
 
 class PumpSet:

@@ -69,6 +69,9 @@ class ModelInfo:
             except in a subinterpreter or the free-threaded build, where it cannot
             load (or turns the GIL back on): a pure-Python reader does it there.
             None: the model does not serve ``GET /db`` yet (``--upstream`` is refused).
+        hung_worker: what its supervisor does with a worker silent past
+            ``--worker-timeout``: ``"replaced"`` (killed, respawned) or ``"exit"``
+            (a thread cannot be killed: the server exits 1); None when unsupervised.
     """
 
     name: str
@@ -82,6 +85,7 @@ class ModelInfo:
     crash_kills: str = "process"
     event_loop: bool = False
     upstream: str | None = "thread"
+    hung_worker: str | None = None
 
     def unavailable(self) -> str | None:
         """Why this model cannot run here (one line), or None."""
@@ -124,6 +128,7 @@ MODELS: dict[str, ModelInfo] = {
             crash_kills="worker",
             event_loop=True,
             upstream=None,
+            hung_worker="replaced",
         ),
         ModelInfo(
             "prefork",
@@ -134,6 +139,7 @@ MODELS: dict[str, ModelInfo] = {
             pool="--workers",
             excess="backlog",
             crash_kills="worker",
+            hung_worker="replaced",
         ),
         ModelInfo(
             "threadpool",
@@ -165,6 +171,7 @@ MODELS: dict[str, ModelInfo] = {
             flags=_CAP | {"--workers"},
             event_loop=True,
             upstream=None,
+            hung_worker="exit",
         ),
         ModelInfo(
             "iouring",

@@ -145,7 +145,7 @@ def test_a_failed_interpreter_is_replaced_and_only_its_connections_are_lost(
         for wire in wires:
             assert wire.request(get("/")).status == 200
         server.trigger.touch()
-        wait_until(lambda: "restarted in" in server.log_text(), 10)
+        wait_until(lambda: "respawned as" in server.log_text(), 10)
         log = server.log_text()
         assert "worker 0 failed" in log or "worker 1 failed" in log
         assert log.count("BugEscaped: a bug escaped the loop (test double)") == 1

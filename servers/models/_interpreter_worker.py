@@ -28,6 +28,7 @@ from servers.lifecycle import Lifecycle
 from servers.models._fds import fd_cap
 from servers.models.reactor import DEFAULT_MAX_CONNECTIONS, Reactor
 from servers.stats import SharedStats
+from servers.workers import READY, Heartbeats
 
 #: The counters' place in shared memory: one slot of int64 fields per worker.
 SLOT_BYTES = SharedStats.slots_needed(1) * 8
@@ -36,12 +37,17 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def shared_bytes(workers: int) -> int:
+    """The size of the shared memfd: every worker's counters, then every worker's heartbeat."""
+    return SLOT_BYTES * workers + Heartbeats.bytes_needed(workers)
+
+
 def run(
     inbox_fd: int,
     ready_fd: int,
-    listener_fd: int,
-    counters_fd: int,
     index: int,
+    listener_fd: int,
+    shared_fd: int,
     workers: int,
     config_pickle: bytes,
     log_level: int,
@@ -51,9 +57,9 @@ def run(
     Args:
         inbox_fd: stop signals from the main interpreter, one byte each.
         ready_fd: one byte is written here once this worker accepts.
-        listener_fd: the main interpreter's listening socket (this worker uses a copy).
-        counters_fd: the memfd holding every worker's counters.
         index: this worker's slot.
+        listener_fd: the main interpreter's listening socket (this worker uses a copy).
+        shared_fd: the memfd holding every worker's counters and heartbeats (:func:`shared_bytes`).
         workers: how many workers share the listener (and the cap).
         config_pickle: the pickled :class:`~servers.protocol.config.ServerConfig`.
         log_level: the main interpreter's log level.
@@ -64,8 +70,12 @@ def run(
     )
     config = pickle.loads(config_pickle)
     listener = socket.socket(fileno=os.dup(listener_fd))  # closing it leaves the others' open
-    counters = mmap.mmap(counters_fd, SLOT_BYTES * workers)
-    stats = InterpreterStats(memoryview(counters).cast("q"), index, workers=workers)
+    Lifecycle.reports = False  # the main interpreter says when the server stopped
+    shared = mmap.mmap(shared_fd, shared_bytes(workers))
+    stats = InterpreterStats(
+        memoryview(shared)[: SLOT_BYTES * workers].cast("q"), index, workers=workers
+    )
+    beats = Heartbeats(memoryview(shared)[SLOT_BYTES * workers :])
     per_worker = -(-config.max_connections // workers) if config.max_connections else 0
     # the workers share one process, so one table of descriptors: each gets its share
     cap = max(1, fd_cap((per_worker or DEFAULT_MAX_CONNECTIONS) * workers) // workers)
@@ -86,8 +96,13 @@ def run(
         if lifecycle.stopping:
             loop.stop()
 
+    def beat() -> None:
+        beats.beat(index)
+        loop.call_later(config.worker_timeout / 4, beat)
+
     loop.add_reader(inbox_fd, on_inbox)
-    os.write(ready_fd, b"R")
+    beat()
+    os.write(ready_fd, READY)
     loop.run()  # until the first stop signal
     for timeout in lifecycle.drain(server):
         loop.run_for(timeout)

@@ -46,4 +46,5 @@ class ServerConfig:
     graceful_timeout: float = 10.0
     #: ``GET /db``'s upstream (None: the route answers 503, no upstream configured)
     upstream: UpstreamConfig | None = None
+    worker_timeout: float = 30.0  # supervised models: a worker silent this long is hung
     limits: Limits = field(default_factory=Limits)
