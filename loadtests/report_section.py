@@ -7,6 +7,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from loadtests.samples import SUMMARY_LABELS
 from loadtests.svg_chart import Series, line_chart
 
 
@@ -76,7 +77,8 @@ def verdict_html(plugin: Any) -> str:
 def section_html(plugin: Any) -> str:
     """The section: the loader verdict, the charts and a summary table."""
     rows = "".join(
-        f"<tr><td>{escape(k)}</td><td>{_fmt(v)}</td></tr>" for k, v in plugin.summary().items()
+        f"<tr><td>{escape(SUMMARY_LABELS.get(k, k))}</td><td>{_fmt(v)}</td></tr>"
+        for k, v in plugin.summary().items()
     )
     return (
         f'{MARKER}<section id="iomodels-server-stats" style="font-family:sans-serif;margin:24px;'

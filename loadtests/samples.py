@@ -25,6 +25,28 @@ METRICS: list[tuple[str, str, str]] = [
 COLUMNS = ["timestamp", "elapsed_s", "state", *(key for key, _, _ in METRICS)]
 RUNNING = ("spawning", "running")
 
+#: the run summary's keys (the plugin's and the loader's) as a page names them
+SUMMARY_LABELS: dict[str, str] = {
+    "model": "server model",
+    "server_cpu_mean_pct": "server CPU, mean (% of one core)",
+    "server_cpu_peak_pct": "server CPU, peak (% of one core)",
+    "server_rss_peak_mb": "server RSS, peak (MB, all processes)",
+    "server_connections_peak": "server open connections, peak",
+    "server_processes_peak": "server processes, peak",
+    "server_threads_peak": "server threads, peak",
+    "server_rps_mean": "server requests/s, mean (its own count)",
+    "server_probe_error": "server probe error",
+    "loader_bound": "loader-bound",
+    "loader_cpu_threshold_pct": "a Locust process counts as saturated from (% CPU)",
+    "loader_cpu_busiest_mean_pct": "busiest Locust process CPU, mean (%)",
+    "loader_cpu_busiest_peak_pct": "busiest Locust process CPU, peak (%)",
+    "loader_saturated_share": "share of the samples with Locust saturated",
+    "loader_processes": "Locust processes",
+    "machine_cpu_mean_pct": "machine CPU, mean (% of all cores)",
+    "machine_saturated": "machine saturated",
+    "samples": "samples taken while running",
+}
+
 
 @dataclass
 class Sample:

@@ -77,10 +77,11 @@ class ServerProbe:
         return round(max(seconds - last[1], 0.0) / (now - last[0]) * 100.0, 1)
 
     def _rate(self, requests: int, now: float) -> float | None:
+        """Requests/s since the last read, less this probe's own ``GET /stats`` (one per read)."""
         last, self._requests_last = self._requests_last, (now, requests)
         if last is None or now <= last[0]:
             return None
-        return round(max(requests - last[1], 0) / (now - last[0]), 1)
+        return round(max(requests - last[1] - 1, 0) / (now - last[0]), 1)
 
     def read(self) -> dict[str, Any]:
         """The figures now: ``rss_mb``, ``cpu_pct``, ``connections``, ``processes``, ``threads``, ``rps``..."""

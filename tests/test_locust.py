@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from loadtests.bucketing import fine_bucket, format_ms
 from loadtests.launch import LocustRun
 from loadtests.loader_cpu import LoaderCpu, LoaderSample
 from loadtests.results import read_run
+from loadtests.samples import SUMMARY_LABELS
+from loadtests.server_stats import ServerProbe
 from loadtests.svg_chart import line_chart, sparkline
 from servers.launcher import ServerProcess
 from tests.helpers import wait_until
@@ -191,6 +194,23 @@ def test_a_run_that_was_answered_has_something_to_report() -> None:
     assert "no request was sent" in nothing_answered({"requests": 0, "failures": 0})
 
 
+def test_the_probe_does_not_count_its_own_polls(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    """An idle server serves 0 requests/s, not the probe's one GET /stats per read."""
+    server = start_server("asyncio")
+    probe = ServerProbe(server.url)
+    probe.read()
+    rates = []
+    for _ in range(3):
+        time.sleep(0.3)
+        rates.append(probe.read()["rps"])
+    assert rates == [0.0, 0.0, 0.0]
+    urllib.request.urlopen(server.url + "/", timeout=5).read()
+    time.sleep(0.3)
+    assert probe.read()["rps"] > 0
+
+
 # -- the /stats plugin --------------------------------------------------------------
 def test_server_stats_arrive_in_the_outputs(
     start_server: Callable[..., ServerProcess], tmp_path: Path
@@ -205,6 +225,10 @@ def test_server_stats_arrive_in_the_outputs(
     assert summary["server_threads_peak"] >= 2  # a thread per connection
     assert summary["server_cpu_mean_pct"] is not None  # local server: CPU through psutil
     assert isinstance(summary["loader_bound"], bool)
+    assert set(summary) <= set(SUMMARY_LABELS)  # the report and /server-stats name every figure
+    report = (tmp_path / "report.html").read_text()
+    section = report[report.index('<section id="iomodels-server-stats"') :]
+    assert "server_cpu_mean_pct" not in section and "server CPU, mean" in section
     rows = (tmp_path / "locust_server_stats.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp,elapsed_s,state,server_cpu_pct,server_rss_mb")
     assert len(rows) > 2
