@@ -111,14 +111,14 @@ MODELS: dict[str, ModelInfo] = {
             "servers.models.asyncio_loop",
             "one event loop (stdlib asyncio)",
             event_loop=True,
-            upstream=None,
+            upstream="pool",
         ),
         ModelInfo(
             "uvloop",
             "servers.models.uvloop_loop",
             "one event loop (uvloop)",
             event_loop=True,
-            upstream=None,
+            upstream="pool",
         ),
         ModelInfo(
             "multiprocess",
@@ -127,7 +127,7 @@ MODELS: dict[str, ModelInfo] = {
             flags=_CAP | {"--workers"},
             crash_kills="worker",
             event_loop=True,
-            upstream=None,
+            upstream="pool",
             hung_worker="replaced",
         ),
         ModelInfo(

@@ -4,7 +4,9 @@ Listen (``loop.create_server``, or :class:`BalancedAcceptor` for workers
 sharing a socket); serve each connection with a lean ``asyncio.Protocol``
 (callbacks, no streams): ``data_received`` feeds the connection and performs
 its actions, and a :class:`~servers.protocol.effects.Wait` becomes
-``loop.call_later`` with later actions held back, so responses stay in order;
+``loop.call_later`` (a :class:`~servers.protocol.effects.Query` a task on the
+loop's pool of upstream connections, :mod:`servers.upstream.transports`) with
+later actions held back, so responses stay in order;
 drain. One sweeper task enforces every connection's deadline once a second. A
 close the server starts is a lingering close (``write_eof``, then read and
 discard until the client closes, bounded: see :mod:`servers.models._closing`).
@@ -24,8 +26,9 @@ from servers.models._closing import LINGER_BYTES, LINGER_S
 from servers.models._crash import crash_now
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
-from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
+from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
 from servers.protocol.responses import overload_response
+from servers.upstream.transports import TransportPool
 
 SWEEP_INTERVAL = 1.0
 #: Actions queued behind a Wait (pipelined requests) beyond which reading pauses.
@@ -54,8 +57,8 @@ class ProtocolPump(asyncio.Protocol):
         self.server = server
         self.conn: Connection | None = None
         self.transport: Any = None
-        self.pending: list[Action] | None = None  # actions held back by a Wait
-        self.timer: asyncio.TimerHandle | None = None
+        self.pending: list[Action] | None = None  # actions held back by a Wait or a Query
+        self.timer: asyncio.TimerHandle | asyncio.Task[None] | None = None  # what ends that
         self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
         self.peer_closed = False
         self.linger_left = -1  # bytes a lingering close may still discard (-1: not lingering)
@@ -112,6 +115,12 @@ class ProtocolPump(asyncio.Protocol):
                     self._pause(_PAUSED_FOR_QUEUE)
                 self.timer = self.server.loop.call_later(action.seconds, self._resume)
                 return
+            elif type(action) is Query:
+                self.pending = actions[index + 1 :]
+                if len(self.pending) > MAX_QUEUED:
+                    self._pause(_PAUSED_FOR_QUEUE)
+                self.timer = self.server.loop.create_task(self._query(action))
+                return
             elif type(action) is Compute:
                 transport.write(action.run())
             elif action is CRASH:
@@ -139,6 +148,12 @@ class ProtocolPump(asyncio.Protocol):
         transport.write_eof()
         self.paused = 0
         transport.resume_reading()
+
+    async def _query(self, query: Query) -> None:
+        response = await self.server.upstream.perform(query)
+        if not self.transport.is_closing():
+            self.transport.write(response)
+        self._resume()
 
     def _discard(self, size: int) -> None:
         self.linger_left -= size
@@ -204,6 +219,7 @@ class AsyncServer(PumpSet):
         self.stats = stats
         self.cap = cap
         self.factory = make_connection_factory(config, stats)
+        self.upstream = TransportPool(stats)
         self.pumps: set[ProtocolPump] = set()
         self.lifecycle = Lifecycle(config.graceful_timeout)
         self.wakeup = asyncio.Event()
