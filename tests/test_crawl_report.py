@@ -124,3 +124,41 @@ def test_the_report_carries_the_split(tmp_path: Path) -> None:
     assert "`cpu_s`" in text
     assert "The crawler's CPU time per page" in text
     assert (tmp_path / "pages_per_s.png").stat().st_size > 0
+
+
+GOLDEN_CRAWL = Path(__file__).parent / "data" / "golden" / "crawl" / "results.json"
+
+
+def _golden(levels: list[int]) -> dict[str, Any]:
+    import json
+
+    doc = json.loads(GOLDEN_CRAWL.read_text())
+    doc["setup"]["levels"] = levels
+    doc["runs"] = [r for r in doc["runs"] if r["concurrency"] in levels]
+    return doc
+
+
+def test_the_verdict_says_only_what_its_levels_measured() -> None:
+    from clients.crawl.report import verdict
+
+    whole = "\n".join(verdict(_golden([1, 10, 100, 500])))
+    assert "**Up to a limit.**" in whole
+    assert "**A coroutine crawler uses the least memory (generators).**" in whole
+    short = "\n".join(verdict(_golden([1, 10])))  # no level to find a limit at
+    assert "Up to a limit" not in short
+    assert "**A limit is not measured** (it needs two levels above 1)" in short
+    assert "Peak memory at c=10: generators" in short  # judged at the level it ran
+
+
+def test_a_verdict_that_the_runs_do_not_bear_out_says_so() -> None:
+    from clients.crawl.report import verdict
+
+    doc = _golden([1, 10, 100, 500])
+    for r in doc["runs"]:
+        if r["crawler"] == "threads":
+            r["peak_rss_bytes"] = 2**20  # the threads now the cheapest
+        if r["concurrency"] > 10:
+            r["pages_per_s"] = r["pages_per_s"] * r["concurrency"] / 10  # grows with the tasks
+    text = "\n".join(verdict(doc))
+    assert "**The least memory is not a coroutine crawler's (thread).**" in text
+    assert "**No limit within these levels:**" in text and "Up to a limit" not in text

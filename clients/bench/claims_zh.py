@@ -33,6 +33,13 @@ from clients.bench.claims import CLAIMS_BY_ID
 from clients.bench.measures import index
 from clients.bench.records import Key, Run, Verdict, key
 from clients.bench.results import check, load
+from clients.crawl.claims import (
+    CrawlVerdict,
+    coroutine_speed,
+    generator_crawl,
+    many_tasks,
+    up_to_a_limit,
+)
 from reporting.provenance import Provenance
 
 #: the verdicts, in Chinese, and what each means
@@ -48,9 +55,6 @@ MEANINGS = {
     FAILS_ZH: "本次测量与原文不一致",
     UNMEASURED_ZH: "这份结果里没有它的测量：这次运行没有包括相应的负载，或者这项测量还没有实现",
 }
-
-#: crawlers whose figures the crawl facts read
-COROUTINE_CRAWLERS = ("asyncio", "asyncio-streams", "uvloop-streams", "generators")
 
 
 @dataclass(frozen=True)
@@ -137,122 +141,31 @@ def _asyncio_generators(ev: Evidence) -> Fact | None:
     return Fact({"ag_python": python, "ag_kind": kind}, generators)
 
 
-def _crawl_runs(ev: Evidence) -> list[dict[str, Any]]:
-    return [r for r in (ev.crawl or {}).get("runs", []) if r.get("pages_per_s")]
-
-
-def _rate(runs: Sequence[dict[str, Any]], crawler: str, level: int) -> float | None:
-    return next(
-        (r["pages_per_s"] for r in runs if r["crawler"] == crawler and r["concurrency"] == level),
-        None,
-    )
-
-
 def _io_bound(ev: Evidence) -> Fact | None:
-    """Many tasks help IO-bound work, up to a limit: the best crawler at each concurrency."""
-    from clients.crawl import CRAWLERS
-
-    runs = _crawl_runs(ev)
-    base = _rate(runs, "sequential", 1)
-    levels = sorted({r["concurrency"] for r in runs if r["concurrency"] > 1})
-    if base is None or len(levels) < 2:
+    """Many tasks help IO-bound work, up to a limit (the crawl report's two claims)."""
+    if ev.crawl is None:
         return None
-    ours = [r for r in runs if r["crawler"] in CRAWLERS and r["crawler"] != "sequential"]
-
-    def best(level: int) -> float:
-        return max((r["pages_per_s"] for r in ours if r["concurrency"] == level), default=0.0)
-
-    mid, prev, top = levels[0], levels[-2], levels[-1]
-    peaked = [
-        name
-        for name in dict.fromkeys(r["crawler"] for r in ours)
-        if (now := _rate(ours, name, top)) is not None
-        and (before := _rate(ours, name, prev)) is not None
-        and now < before
-    ]
-    growth = best(top) / best(mid) if best(mid) else 0.0
-    numbers = {
-        "io_pages": ev.crawl["setup"]["pages"] if ev.crawl else 0,
-        "io_latency": ev.crawl["setup"]["latency_ms"] if ev.crawl else 0,
-        "io_base": base,
-        "io_mid": mid,
-        "io_mid_best": best(mid),
-        "io_mid_gain": best(mid) / base,
-        "io_prev": prev,
-        "io_top": top,
-        "io_top_best": best(top),
-        "io_top_gain": best(top) / base,
-        "io_top_growth": growth,
-        "io_peaked": "、".join(peaked) or "没有",
-        "io_threads": _rate(ours, "threads", top) or 0.0,
-    }
-    many_help = best(mid) >= 5 * base
-    a_limit = growth < 0.5 * top / mid
-    return Fact(numbers, many_help and a_limit)
-
-
-def _coroutine_speed(ev: Evidence) -> Fact | None:
-    """Coroutines against threads at the most tasks, in CPU per page, and the loop-or-library split.
-
-    It holds when every coroutine crawler spends less CPU a page than the threads;
-    when only some do (the generators among them), it holds with a limit.
-    """
-    from clients.crawl.report import cpu_us_per_page, split_level
-
-    runs = _crawl_runs(ev)
-    needed = ("threads", *COROUTINE_CRAWLERS)
-    level = split_level(runs, needed)  # the most tasks: where the crawler's own CPU counts most
-    if level is None:
+    many, limit = many_tasks(ev.crawl), up_to_a_limit(ev.crawl)
+    if many is None or limit is None:
         return None
-    at = {r["crawler"]: r for r in runs if r["concurrency"] == level and r["crawler"] in needed}
-    us = {name: cpu_us_per_page(at[name]) for name in needed}
-    rate = {name: at[name]["pages_per_s"] for name in needed}
-    library = us["asyncio"] - us["asyncio-streams"]
-    loop = us["asyncio-streams"] - us["generators"]
-    gap = library + loop
     numbers = {
-        "cs_level": level,
-        "cs_threads": rate["threads"],
-        "cs_aiohttp": rate["asyncio"],
-        "cs_streams": rate["asyncio-streams"],
-        "cs_uvloop": rate["uvloop-streams"],
-        "cs_gen": rate["generators"],
-        "cs_threads_us": us["threads"],
-        "cs_aiohttp_us": us["asyncio"],
-        "cs_streams_us": us["asyncio-streams"],
-        "cs_uvloop_us": us["uvloop-streams"],
-        "cs_gen_us": us["generators"],
-        "cs_gap_us": gap,
-        "cs_library_us": library,
-        "cs_loop_us": loop,
-        "cs_library_share": library / gap if gap else 0.0,
-        "cs_loop_share": loop / gap if gap else 0.0,
+        "io_pages": ev.crawl["setup"]["pages"],
+        "io_latency": ev.crawl["setup"]["latency_ms"],
+        **many.numbers,
+        **limit.numbers,
+        "io_peaked": "、".join(limit.numbers["io_peaked"]) or "没有",
     }
-    cheaper = [us[name] < us["threads"] for name in COROUTINE_CRAWLERS]
-    if all(cheaper):
-        return Fact(numbers, True)
-    return Fact(numbers, us["generators"] < us["threads"], limited=True)
+    return Fact(numbers, bool(many.holds and limit.holds))
 
 
-def _generator_crawl(ev: Evidence) -> Fact | None:
-    """The generator coroutines crawl the same pages as gevent's and asyncio's."""
-    runs = (ev.crawl or {}).get("runs", [])
-    numbers: dict[str, Any] = {}
-    same = True
-    for name, field_name in (
-        ("generators", "gc_best"),
-        ("gevent", "gc_gevent"),
-        ("asyncio", "gc_asyncio"),
-    ):
-        mine = [r for r in runs if r["crawler"] == name]
-        if not mine or not any(r.get("pages_per_s") for r in mine):
-            return None
-        top = max(mine, key=lambda r: r.get("pages_per_s") or 0)
-        numbers[field_name] = top["pages_per_s"]
-        if name == "generators":
-            numbers["gc_level"] = top["concurrency"]
-        same = same and all(r.get("digest_ok") for r in mine)
-    return Fact(numbers, same)
+def _crawl_fact(
+    claim: Callable[[dict[str, Any]], CrawlVerdict | None],
+) -> Callable[[Evidence], Fact | None]:
+    def fact(ev: Evidence) -> Fact | None:
+        checked = None if ev.crawl is None else claim(ev.crawl)
+        return None if checked is None else Fact(checked.numbers, checked.holds, checked.limited)
+
+    return fact
 
 
 BENCH_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
@@ -263,8 +176,8 @@ BENCH_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
 }
 CRAWL_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
     "io_bound": _io_bound,
-    "coroutine_speed": _coroutine_speed,
-    "generator_crawl": _generator_crawl,
+    "coroutine_speed": _crawl_fact(coroutine_speed),
+    "generator_crawl": _crawl_fact(generator_crawl),
 }
 FACTS = {**BENCH_FACTS, **CRAWL_FACTS}
 

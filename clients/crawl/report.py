@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.crawl import CRAWLERS
+from clients.crawl.claims import MANY_TASKS_GAIN, cpu_us_per_page, judge, split_level
 from reporting.charts import line_chart
 from reporting.provenance import Provenance, markdown_lines
 
@@ -143,21 +144,9 @@ def busy(run: dict[str, Any]) -> float | None:
     return cpu / elapsed if cpu is not None and elapsed else None
 
 
-def cpu_us_per_page(run: dict[str, Any]) -> float:
-    """The crawler's CPU time per page fetched, in microseconds."""
-    return run["cpu_s"] / run["pages"] * 1e6
-
-
 def _part(us: float, total: float) -> str:
     share = f" ({us / total:.0%})" if total > 0 and 0 <= us <= total else ""
     return f"{us:+,.0f} us{share}"
-
-
-def split_level(runs: Runs, names: tuple[str, ...] = (*LIBRARY, *LOOP)) -> int | None:
-    """The most tasks at which every crawler of ``names`` has its CPU time (None: no such level)."""
-    measured = {(r["crawler"], r["concurrency"]) for r in runs if r.get("cpu_s") and r.get("pages")}
-    levels = {r["concurrency"] for r in runs}
-    return max((lv for lv in levels if all((n, lv) in measured for n in names)), default=None)
 
 
 def loop_or_library(runs: Runs) -> list[str]:
@@ -168,7 +157,7 @@ def loop_or_library(runs: Runs) -> list[str]:
     streams to sockets on handloop, the same HTTP code). Where the crawler's
     core was busy all along, that CPU time is what sets its pages/s.
     """
-    level = split_level(runs)
+    level = split_level(runs, (*LIBRARY, *LOOP))
     if level is None:
         return []
     names = {*LIBRARY, *LOOP, *C_LOOP}
@@ -201,8 +190,10 @@ def loop_or_library(runs: Runs) -> list[str]:
     return [text]
 
 
-def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
-    """The IO-bound claim, in numbers."""
+def verdict(doc: dict[str, Any]) -> list[str]:
+    """The crawl claims (:mod:`clients.crawl.claims`), each line saying what its runs bear out."""
+    runs, setup = doc["runs"], doc["setup"]
+    levels, checked = setup["levels"], judge(doc)
     lines = []
     base = _cell(runs, "sequential", 1) or 0
     best = {
@@ -213,15 +204,22 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
         for c in dict.fromkeys(r["crawler"] for r in runs)
         if any(r["crawler"] == c and r.get("pages_per_s") for r in runs)
     }
-    if base:
+    many = checked.get("many-tasks")
+    if base and many is not None:
         gains = ", ".join(
             f"{c} x{b['pages_per_s'] / base:.1f} (at c={b['concurrency']})"
             for c, b in best.items()
             if c != "sequential"
         )
+        title = (
+            "Many tasks help IO-bound work."
+            if many.holds
+            else f"Many tasks did not help here (less than {MANY_TASKS_GAIN}x the sequential "
+            f"crawl at c={many.numbers['io_mid']})."
+        )
         lines.append(
-            f"- **Many tasks help IO-bound work.** Against the sequential baseline ({base:,.0f} pages/s, "
-            f"bound by {latency_ms} ms a page), the best figure of each crawler: {gains}."
+            f"- **{title}** Against the sequential baseline ({base:,.0f} pages/s, "
+            f"bound by {setup['latency_ms']} ms a page), the best figure of each crawler: {gains}."
         )
     limits = []
     for crawler, top in best.items():
@@ -237,23 +235,26 @@ def verdict(runs: Runs, levels: list[int], latency_ms: int) -> list[str]:
             limits.append(
                 f"{crawler} still grows at c={top['concurrency']} ({top['pages_per_s']:,.0f}/s)"
             )
+    limit = checked.get("up-to-a-limit")
     if limits:
-        lines.append(
-            "- **Up to a limit.** Once the waits overlap, the client's CPU (one core) is the bottleneck: "
-            + "; ".join(limits)
-            + "."
+        if limit is None:
+            head, why = "A limit is not measured", " (it needs two levels above 1):"
+        elif limit.holds:
+            head = "Up to a limit."
+            why = " Once the waits overlap, the client's CPU (one core) is the bottleneck:"
+        else:
+            head, why = "No limit within these levels:", " pages/s grew about as fast as the tasks:"
+        lines.append(f"- **{head}**{why} " + "; ".join(limits) + ".")
+    memory = checked.get("least-memory")
+    if memory is not None:
+        ranked = ", ".join(f"{c} {v / 2**20:,.0f} MiB" for c, v in memory.numbers["ranked"])
+        cheapest = memory.numbers["ranked"][0][0]
+        title = (
+            f"A coroutine crawler uses the least memory ({cheapest})."
+            if memory.holds
+            else f"The least memory is not a coroutine crawler's ({cheapest})."
         )
-    highest = levels[-1]
-    rss = {
-        r["crawler"]: r["peak_rss_bytes"]
-        for r in runs
-        if r["concurrency"] == highest and r.get("peak_rss_bytes")
-    }
-    if rss:
-        ranked = ", ".join(
-            f"{c} {v / 2**20:,.0f} MiB" for c, v in sorted(rss.items(), key=lambda kv: kv[1])
-        )
-        lines.append(f"- **Coroutines are cheapest.** Peak memory at c={highest}: {ranked}.")
+        lines.append(f"- **{title}** Peak memory at c={memory.numbers['top']}: {ranked}.")
     lines += loop_or_library(runs)
     mid = [lv for lv in levels if lv > 1]
     aio = {lv: _cell(runs, "asyncio", lv) for lv in mid}
@@ -317,7 +318,7 @@ def write_report(out: Path, setup: dict[str, Any], runs: Runs) -> str:
             "",
             "## Verdict",
             "",
-            *verdict(runs, levels, setup["latency_ms"]),
+            *verdict({"setup": setup, "runs": runs}),
             "",
             "## Figures",
             "",
