@@ -18,8 +18,11 @@ from loadtests.cli_common import (
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from loadtests import across_hosts
+
     add_scenario_args(parser)
     add_headless_args(parser)
+    across_hosts.add_arguments(parser)
 
 
 def headless_run(
@@ -27,7 +30,6 @@ def headless_run(
 ) -> dict[str, Any]:
     """Start a fresh server of ``model`` (unless ``host``), run Locust headless into ``out_dir``, read it back."""
     from loadtests.launch import LocustRun, run_locust, target_server
-    from loadtests.results import read_run
 
     with target_server(model, args.protocol, host, args.server_arg) as (url, server):
         out_dir.mkdir(parents=True, exist_ok=True)  # only once there is something to measure
@@ -43,13 +45,38 @@ def headless_run(
             extra=extra_args(args),
         )
         code = run_locust(spec.command())
+    return record(args, out_dir, code, spec.command(), model=model, host=host)
+
+
+def across_hosts_run(args: argparse.Namespace, model: str, out_dir: Path) -> dict[str, Any]:
+    """The same run with the server, the master and each worker on a test host of its own."""
+    from loadtests.across_hosts import run_across_hosts
+
+    code, command = run_across_hosts(args, model, out_dir, processes=args.workers)
+    scenario = {"test_hosts": args.test_hosts, "link_rate_bits": args.link_rate}
+    return record(args, out_dir, code, command, model=model, more=scenario)
+
+
+def record(
+    args: argparse.Namespace,
+    out_dir: Path,
+    code: int,
+    command: list[str],
+    *,
+    model: str,
+    host: str = "",
+    more: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Read a finished run back from ``out_dir``, add how it was made, save it as ``run.json``."""
+    from loadtests.results import read_run
+
     result = read_run(out_dir)
     result.update(
         host=url,
         model=model if not host else result.get("model", host),
         locust_exit_code=code,
-        command=spec.command(),
-        scenario=scenario_of(args),
+        command=command,
+        scenario={**scenario_of(args), **(more or {})},
     )
     (out_dir / "run.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     return result
@@ -85,14 +112,22 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from common.bench_lock import bench_lock
+    from loadtests.across_hosts import refusal
     from loadtests.compare_report import results_table
     from loadtests.launch import sigterm_as_interrupt
 
+    problem = refusal(args)
+    if problem:
+        print(f"iomodels loadtest: error: {problem}", file=sys.stderr)
+        return 2
     out_dir = args.results_dir / f"locust-{args.model}-{timestamp()}"
     with sigterm_as_interrupt():
         try:
             with bench_lock(f"iomodels loadtest --model {args.model}"):
-                result = headless_run(args, args.model, out_dir, args.host)
+                if args.test_hosts:
+                    result = across_hosts_run(args, args.model, out_dir)
+                else:
+                    result = headless_run(args, args.model, out_dir, args.host)
         except KeyboardInterrupt:
             print(f"interrupted; partial results in {out_dir}")
             return 130

@@ -47,6 +47,8 @@ class ServerProcess:
         args: more ``iomodels serve`` flags (``["--allow-crash"]``...).
         cpus: CPUs to pin the server (and every process it starts) to.
         env: extra environment variables.
+        host: the address to bind (127.0.0.1 except on a test host, see ``common/netns.py``).
+        wrapper: a command prefix to run it under (``ip netns exec NAME``: it execs, same pid).
     """
 
     def __init__(
@@ -58,6 +60,7 @@ class ServerProcess:
         cpus: Sequence[int] | None = None,
         env: dict[str, str] | None = None,
         host: str = "127.0.0.1",
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.model = model
         self.protocol = protocol
@@ -65,6 +68,7 @@ class ServerProcess:
         self.cpus = list(cpus) if cpus else None
         self.env = env
         self.host = host
+        self.wrapper = list(wrapper)
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
         self._log = tempfile.NamedTemporaryFile(
@@ -83,6 +87,7 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         return [
+            *self.wrapper,
             sys.executable,
             "-m",
             "iomodels",
