@@ -26,6 +26,7 @@ VARS_venv        :=
 VARS_serve       := MODEL PORT PROTOCOL HOST_BIND ARGS UPSTREAM
 VARS_locust      := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS WEB_PORT
 VARS_loadtest    := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
+VARS_loadtest-hosts := MODEL PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION TEST_HOSTS LINK_RATE
 VARS_compare     := MODELS PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
 VARS_bench       := MODELS WORKLOADS DURATION QUICK BENCH_ARGS
 VARS_crawl       := CRAWLER MODEL CONCURRENCY SITE_PAGES SITE_LATENCY_MS ARGS
@@ -58,7 +59,7 @@ $(error HOST=$(HOST) has no scheme: use HOST=http://$(HOST) (or echo://$(HOST) w
 endif
 endif
 
-.PHONY: help venv serve test test-model test-all lint typecheck clean locust loadtest compare bench crawl crawl-bench soak
+.PHONY: help venv serve test test-model test-all lint typecheck clean locust loadtest loadtest-hosts compare bench crawl crawl-bench soak
 .DEFAULT_GOAL := help
 
 ## help: this list of targets (the default: `make` alone prints it)
@@ -112,6 +113,14 @@ locust: venv
 ## (MODEL=asyncio or HOST=http://... PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS as locust, DURATION=30s)
 loadtest: venv
 	$(BIN)/iomodels loadtest --model $(MODEL) $(LOCUST_TARGET) --duration $(DURATION) $(LOCUST_COMMON)
+
+## loadtest-hosts: loadtest across network namespaces (root): server, master, each worker on a host of its own
+## (TEST_HOSTS=2 workers, LINK_RATE= e.g. 100mbit each way (tc tbf), PROCESSES per worker host;
+## MODEL PROTOCOL USERS SPAWN_RATE CLASSES LOCUST_ARGS DURATION as loadtest)
+TEST_HOSTS ?= 2
+loadtest-hosts: venv
+	$(BIN)/iomodels loadtest --model $(MODEL) --test-hosts $(TEST_HOSTS) $(if $(LINK_RATE),--link-rate $(LINK_RATE)) \
+		--duration $(DURATION) $(LOCUST_COMMON)
 
 ## compare: the same headless scenario against each model, one report
 ## (MODELS="fork thread ..." default all; PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION as loadtest)

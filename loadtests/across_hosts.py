@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from common.argtypes import int_range
-from common.netns import HostNetwork, NetnsUnavailable, check_support, parse_rate, sweep_stale
+from common.netns import Host, HostNetwork, NetnsUnavailable, check_support, parse_rate, sweep_stale
 from loadtests.cli_common import classes_of, extra_args
 from loadtests.launch import LOCUSTFILE, LocustRun, run_locust, stop_locust
 from servers.launcher import ServerProcess
@@ -78,19 +78,27 @@ def run_seconds(run_time: str) -> int:
     return sum(int(n) * scale[unit] for n, unit in re.findall(r"(\d+)([hms])", run_time))
 
 
-def worker_command(master_address: str, log_file: Path, processes: int) -> list[str]:
-    """A Locust worker that connects to the master (it sends the users and the knobs)."""
-    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker"]
-    cmd += ["--master-host", master_address, "--logfile", str(log_file)]
-    return cmd + (["--processes", str(processes)] if processes else [])
+def start_worker(
+    worker: Host, master_address: str, out_dir: Path, processes: int
+) -> subprocess.Popen[bytes]:
+    """A Locust worker on ``worker`` that connects to the master (it sends the users and the knobs)."""
+    cmd = [*worker.exec_prefix(), sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    cmd += ["--worker", "--master-host", master_address]
+    cmd += ["--logfile", str(out_dir / f"{worker.role}.log")]
+    cmd += ["--processes", str(processes)] if processes else []
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 def run_across_hosts(
     args: argparse.Namespace, model: str, out_dir: Path, processes: int = 0
-) -> tuple[int, list[str]]:
-    """Run the scenario of ``args`` across ``args.test_hosts`` workers; Locust's exit code and the master's command.
+) -> tuple[int, list[str], str]:
+    """Run the scenario of ``args`` with the server, the master and each worker on a host of its own.
 
-    ``processes``: Locust processes forked on each worker host (0: one).
+    Args:
+        processes: Locust processes forked on each worker host (0: one).
+
+    Returns:
+        Locust's exit code, the master's command and the server's URL.
     """
     sweep_stale()
     roles = ["server", "master", *(f"worker{i}" for i in range(1, args.test_hosts + 1))]
@@ -102,39 +110,32 @@ def run_across_hosts(
         try:
             server.start()
             out_dir.mkdir(parents=True, exist_ok=True)
-            spec = LocustRun(
-                host=server.url,
-                classes=classes_of(args),
-                users=args.users,
-                spawn_rate=args.spawn_rate,
-                run_time=args.duration,
-                out_dir=out_dir,
-                server_pid=server.pid,
-                extra=[
-                    *extra_args(args),
-                    *("--master", "--master-bind-host", master.address),
-                    *("--expect-workers", str(args.test_hosts)),
-                    *("--expect-workers-max-wait", str(WORKERS_WAIT_S)),
-                ],
-            )
-            workers = [
-                subprocess.Popen(
-                    [
-                        *worker.exec_prefix(),
-                        *worker_command(master.address, out_dir / f"{worker.role}.log", processes),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                )
-                for worker in network
-                if worker.role.startswith("worker")
-            ]
-            command = [*master.exec_prefix(), *spec.command()]
+            workers: list[subprocess.Popen[bytes]] = []
             try:
+                for worker in network:
+                    if worker.role.startswith("worker"):
+                        workers.append(start_worker(worker, master.address, out_dir, processes))
+                spec = LocustRun(
+                    host=server.url,
+                    classes=classes_of(args),
+                    users=args.users,
+                    spawn_rate=args.spawn_rate,
+                    run_time=args.duration,
+                    out_dir=out_dir,
+                    server_pid=server.pid,
+                    extra=[
+                        *extra_args(args),
+                        *("--master", "--master-bind-host", master.address),
+                        *("--expect-workers", str(args.test_hosts)),
+                        *("--expect-workers-max-wait", str(WORKERS_WAIT_S)),
+                        *("--loader-pids", ",".join(str(proc.pid) for proc in workers)),
+                    ],
+                )
+                command = [*master.exec_prefix(), *spec.command()]
                 code = run_locust(command, timeout=run_seconds(args.duration) + MARGIN_S)
             finally:
                 for proc in workers:
                     stop_locust(proc, grace=10)
         finally:
             server.stop(timeout=15)
-    return code, command
+    return code, command, server.url

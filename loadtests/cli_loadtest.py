@@ -45,16 +45,16 @@ def headless_run(
             extra=extra_args(args),
         )
         code = run_locust(spec.command())
-    return record(args, out_dir, code, spec.command(), model=model, host=host)
+    return record(args, out_dir, code, spec.command(), url, model=model, host=host)
 
 
 def across_hosts_run(args: argparse.Namespace, model: str, out_dir: Path) -> dict[str, Any]:
     """The same run with the server, the master and each worker on a test host of its own."""
     from loadtests.across_hosts import run_across_hosts
 
-    code, command = run_across_hosts(args, model, out_dir, processes=args.workers)
+    code, command, url = run_across_hosts(args, model, out_dir, processes=args.processes)
     scenario = {"test_hosts": args.test_hosts, "link_rate_bits": args.link_rate}
-    return record(args, out_dir, code, command, model=model, more=scenario)
+    return record(args, out_dir, code, command, url, model=model, more=scenario)
 
 
 def record(
@@ -62,6 +62,7 @@ def record(
     out_dir: Path,
     code: int,
     command: list[str],
+    url: str,
     *,
     model: str,
     host: str = "",

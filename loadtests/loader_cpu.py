@@ -2,7 +2,7 @@
 
 Locust's own warning looks every 10 s and stays silent in short runs. This
 samples the CPU of every Locust process (the master and its ``--processes``
-workers) at each tick; a run is ``loader-bound`` when the busiest process sits
+workers, and workers started apart from it: ``--loader-pids``) at each tick; a run is ``loader-bound`` when the busiest process sits
 at or above the threshold (80 % of a core by default: past it the gevent loop
 queues, and response times start to include Locust's own scheduling delay)
 in at least a quarter of the samples taken while users were running.
@@ -37,6 +37,9 @@ class LoaderCpu:
 
     threshold_pct: float = 80.0
     pid: int = field(default_factory=os.getpid)
+    more_pids: tuple[
+        int, ...
+    ] = ()  # Locust processes this one did not fork (workers on test hosts)
     _procs: dict[int, psutil.Process] = field(default_factory=dict)
     running: list[LoaderSample] = field(default_factory=list)
 
@@ -45,7 +48,7 @@ class LoaderCpu:
         self._refresh()
 
     def _refresh(self) -> None:
-        tree = ProcessTree(self.pid).processes()
+        tree = [p for pid in (self.pid, *self.more_pids) for p in ProcessTree(pid).processes()]
         alive = {p.pid for p in tree}
         for pid in list(self._procs):
             if pid not in alive:

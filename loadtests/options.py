@@ -7,6 +7,8 @@ form applies to the next test (Locust sends them to workers too).
 
 from __future__ import annotations
 
+import argparse
+import re
 from typing import Any
 
 from locust import events
@@ -31,7 +33,15 @@ __all__ = [
     "THINK_MS",
     "add_arguments",
     "option",
+    "pid_list",
 ]
+
+
+def pid_list(text: str) -> str:
+    """``--loader-pids``: process ids separated by commas (or nothing)."""
+    if not re.fullmatch(r"(\d+(,\d+)*)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of pids: use 1234,1240")
+    return text
 
 
 @events.init_command_line_parser.add_listener
@@ -80,6 +90,15 @@ def add_arguments(parser: Any) -> None:
         include_in_web_ui=False,
         metavar="PID",
         help="pid of a local server (for CPU and memory when it has no /stats, e.g. --protocol echo)",
+    )
+    group.add_argument(
+        "--loader-pids",
+        type=pid_list,
+        default="",
+        include_in_web_ui=False,
+        metavar="PID,PID",
+        help="more Locust processes on this machine whose CPU counts as the loader's "
+        "(workers not forked by this one, e.g. on test hosts)",
     )
     group.add_argument(
         "--loader-bound-pct",

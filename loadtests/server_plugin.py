@@ -184,7 +184,12 @@ def on_init(environment: Any, **_: Any) -> None:
     plugin = ServerStatsPlugin(
         environment=environment,
         probe=ServerProbe(environment.host or "", int(opt.option(environment, "server_pid", 0))),
-        loader=LoaderCpu(float(opt.option(environment, "loader_bound_pct", opt.LOADER_BOUND_PCT))),
+        loader=LoaderCpu(
+            float(opt.option(environment, "loader_bound_pct", opt.LOADER_BOUND_PCT)),
+            more_pids=tuple(
+                int(p) for p in str(opt.option(environment, "loader_pids", "")).split(",") if p
+            ),
+        ),
         interval=max(
             float(opt.option(environment, "server_stats_interval", opt.STATS_INTERVAL_S)), 0.2
         ),

@@ -180,6 +180,7 @@ def test_a_run_across_three_hosts_reports_and_leaves_nothing(tmp_path: Path) -> 
     assert result["scenario"]["test_hosts"] == 2
     assert f"--host http://{netns.SUBNET}.2:" in " ".join(result["command"])
     assert "2 workers connected" in (run_dir / "locust.log").read_text()
+    assert result["loader_processes"] == 3  # the master's CPU check covers both workers
     assert (run_dir / "worker1.log").exists() and (run_dir / "worker2.log").exists()
     assert "Locust, asyncio" in out
     assert leftovers(tag_of(proc)) == []
