@@ -154,14 +154,14 @@ MODELS: dict[str, ModelInfo] = {
             "servers.models.reactor",
             "one event loop written by hand (selectors)",
             event_loop=True,
-            upstream=None,
+            upstream="pool",
         ),
         ModelInfo(
             "generators",
             "servers.models.generators",
             "generator coroutines on that loop",
             event_loop=True,
-            upstream=None,
+            upstream="pool",
         ),
         ModelInfo(
             "interpreters",
@@ -170,7 +170,7 @@ MODELS: dict[str, ModelInfo] = {
             _interpreters_missing,
             flags=_CAP | {"--workers"},
             event_loop=True,
-            upstream=None,
+            upstream="pool",
             hung_worker="exit",
         ),
         ModelInfo(

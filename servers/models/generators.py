@@ -9,7 +9,10 @@ what the coroutine waits for, and gives the thread to another coroutine:
 * ``yield readable(sock, deadline)``: resumed with True once ``sock`` has
   bytes (or EOF), False if the deadline came first;
 * ``yield writable(sock, deadline)``: the same, for room to send;
-* ``yield sleep(seconds)``: resumed once the time is up.
+* ``yield sleep(seconds)``: resumed once the time is up;
+* ``yield from future``: resumed with its result (a ``Query`` to the upstream:
+  the reactor's callbacks make the round trips, :mod:`servers.upstream.handloop`,
+  and resolve it).
 
 A :class:`handloop.Task` does the resuming: it registers the socket with the
 loop (the reactor's very loop) and calls ``generator.send(answer)`` when the
@@ -27,7 +30,7 @@ import socket
 import time
 from collections.abc import Callable
 
-from handloop import Coroutine, Loop, Task, readable, run_until_complete, sleep, writable
+from handloop import Coroutine, Future, Loop, Task, readable, run_until_complete, sleep, writable
 from servers.lifecycle import Lifecycle, PumpSet, WakeupPipe
 from servers.models._blocking import SEND_TIMEOUT, Backoff
 from servers.models._closing import LINGER_BYTES, LINGER_S
@@ -35,9 +38,10 @@ from servers.models._crash import crash_now
 from servers.models._fds import SCARCE, fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
-from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
+from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
 from servers.protocol.responses import overload_response
 from servers.stats import LocalStats
+from servers.upstream.handloop import CallbackPool
 
 DEFAULT_MAX_CONNECTIONS = 20_000
 READ_SIZE = 65536
@@ -120,6 +124,12 @@ class Client:
                     self.peer_closed = not data
                     actions.extend(conn.receive_data(data))
                 conn.touch()
+            elif type(action) is Query:
+                answered = Future()
+                self.server.upstream.perform(action, answered.set_result)
+                response = yield from answered
+                conn.touch()
+                yield from self.send(response)
             elif type(action) is Compute:
                 yield from self.send(action.run())
             elif action is CRASH:
@@ -177,6 +187,7 @@ class Server(PumpSet):
         self.stats = LocalStats("generators")
         self.cap = fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
         self.factory = make_connection_factory(config, self.stats)
+        self.upstream = CallbackPool(loop, self.stats)
         self.pumps: set[Client] = set()
         self.acceptor: Task | None = None
 

@@ -14,7 +14,8 @@ timer at most) and calls the one callback registered for each:
 * the wake-up pipe is readable: a signal came; the loop stops, the drain begins.
 
 Then the timers that are due: a ``Wait`` that ended (the actions held back
-behind it go out, in order), a deadline that passed (408, or a silent close
+behind it go out, in order; a ``Query`` to the upstream holds them back the same
+way until its callbacks answer it, :mod:`servers.upstream.handloop`), a deadline that passed (408, or a silent close
 when idle), a lingering close that took too long. Every callback returns
 quickly; nothing blocks but ``epoll_wait``. asyncio adds transports,
 protocols, futures and tasks on top of these same four steps; uvloop does them
@@ -35,9 +36,10 @@ from servers.models._crash import crash_now
 from servers.models._fds import SCARCE, fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
-from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
+from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
 from servers.protocol.responses import overload_response
 from servers.stats import LocalStats, SharedStats
+from servers.upstream.handloop import CallbackPool
 
 DEFAULT_MAX_CONNECTIONS = 20_000
 READ_SIZE = 65536
@@ -78,7 +80,7 @@ class Pump:
         self.server, self.loop, self.sock, self.conn = server, server.loop, sock, conn
         self.fd = sock.fileno()
         self.out = bytearray()  # what the socket has not taken yet
-        self.pending: list[Action] | None = None  # actions held back by a Wait
+        self.pending: list[Action] | None = None  # actions held back by a Wait or a Query
         self.timer: Timer | None = None  # the end of the Wait, or of the close
         self.deadline: Timer | None = None  # at or before the core's deadline
         self.peer_closed = self.closing = False
@@ -128,6 +130,16 @@ class Pump:
         self.watch_reading()
         self.perform(actions)
 
+    def on_queried(self, response: bytes) -> None:
+        if self.fd < 0 or self.closing:
+            return
+        try:
+            self.send(response)
+        except OSError:
+            self.destroy()
+            return
+        self.on_waited()
+
     def on_deadline(self) -> None:
         self.deadline = None
         if self.closing or self.pending is not None:
@@ -151,6 +163,11 @@ class Pump:
                 elif type(action) is Wait:
                     self.pending = actions[index + 1 :]
                     self.timer = self.loop.call_later(action.seconds, self.on_waited)
+                    self.watch_reading()
+                    return
+                elif type(action) is Query:
+                    self.pending = actions[index + 1 :]
+                    self.server.upstream.perform(action, self.on_queried)
                     self.watch_reading()
                     return
                 elif type(action) is Compute:
@@ -283,6 +300,7 @@ class Reactor(PumpSet):
         )
         self.may_accept = may_accept
         self.factory = make_connection_factory(config, self.stats)
+        self.upstream = CallbackPool(loop, self.stats)
         self.pumps: set[Pump] = set()
         self.backoff = Backoff()
         self.accepting = True
