@@ -138,3 +138,28 @@ class CpuUser(IomodelsUser):
     @task
     def cpu(self) -> None:
         self.get_cpu()
+
+
+class DbUser(IomodelsUser):
+    """``GET /db?n=3&key=K``: round trips to a real Redis, through the server.
+
+    Aim it at a server given an upstream (``make serve UPSTREAM=redis``, then
+    ``HOST=http://127.0.0.1:8000``); without one every answer is a 503.
+
+    Each answer must be the seeded values of the keys asked for.
+    """
+
+    #: Round trips per request.
+    ROUND_TRIPS = 3
+
+    @task
+    def db(self) -> None:
+        from servers.protocol.upstream import KEYS, value
+
+        start = random.randrange(KEYS)
+        n = self.ROUND_TRIPS
+        want = b"".join(value((start + i) % KEYS) + b"\n" for i in range(n))
+        path = f"/db?n={n}&key={start}"
+        with self.client.get(path, name=f"/db?n={n}", catch_response=True) as resp:
+            if answered(resp) and resp.content != want:
+                resp.failure(f"unexpected body {resp.content[:60]!r}")

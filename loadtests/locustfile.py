@@ -14,9 +14,9 @@ from loadtests import no_answer as _no_answer  # noqa: F401  (one line when the 
 from loadtests import options as _options  # noqa: F401  (registers the command-line arguments)
 from loadtests import server_plugin as _server_plugin  # noqa: F401  (registers the plugin)
 from loadtests.echo_user import EchoUser
-from loadtests.http_users import CpuUser, HelloUser, IoUser, WebsiteUser
+from loadtests.http_users import CpuUser, DbUser, HelloUser, IoUser, WebsiteUser
 
 bucketing.install()
 final_csv.install()
 
-__all__ = ["WebsiteUser", "HelloUser", "IoUser", "CpuUser", "EchoUser"]
+__all__ = ["WebsiteUser", "HelloUser", "IoUser", "CpuUser", "DbUser", "EchoUser"]
