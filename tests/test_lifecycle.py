@@ -15,7 +15,7 @@ import pytest
 from servers.launcher import ServerProcess
 from servers.lifecycle import Lifecycle, WakeupPipe
 from servers.models import _closing
-from servers.models._blocking import Backoff
+from servers.models._fds import Backoff
 from tests.helpers import wait_until
 from tests.wire import Wire, get
 

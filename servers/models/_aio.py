@@ -6,10 +6,13 @@ sharing a socket); serve each connection with a lean ``asyncio.Protocol``
 its actions, and a :class:`~servers.protocol.effects.Wait` becomes
 ``loop.call_later`` (a :class:`~servers.protocol.effects.Query` a task on the
 loop's pool of upstream connections, :mod:`servers.upstream.transports`) with
-later actions held back, so responses stay in order;
-drain. One sweeper task enforces every connection's deadline once a second. A
-close the server starts is a lingering close (``write_eof``, then read and
-discard until the client closes, bounded: see :mod:`servers.models._closing`).
+later actions held back, so responses stay in order; drain. Each connection
+keeps one ``call_later`` timer at or before its deadline (header, body,
+keep-alive): moved only when the deadline comes sooner, so most requests cost
+no timer at all. A close the server starts is a lingering close
+(``write_eof``, then read and discard until the client closes, bounded: see
+:mod:`servers.models._closing`); a client that reads nothing of what is left
+to send is dropped after :data:`~servers.models._closing.SEND_TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from servers.lifecycle import Lifecycle, PumpSet
-from servers.models._closing import LINGER_BYTES, LINGER_S
+from servers.models._closing import LINGER_BYTES, LINGER_S, SEND_TIMEOUT
 from servers.models._crash import crash_now
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
@@ -30,7 +33,6 @@ from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
 from servers.protocol.responses import overload_response
 from servers.upstream.transports import TransportPool
 
-SWEEP_INTERVAL = 1.0
 #: Actions queued behind a Wait (pipelined requests) beyond which reading pauses.
 MAX_QUEUED = 64
 #: Bytes a stdlib transport asks for per read (see ``AsyncServer.small_reads``): just
@@ -48,6 +50,8 @@ class ProtocolPump(asyncio.Protocol):
         "transport",
         "pending",
         "timer",
+        "deadline",
+        "deadline_at",
         "paused",
         "peer_closed",
         "linger_left",
@@ -58,7 +62,10 @@ class ProtocolPump(asyncio.Protocol):
         self.conn: Connection | None = None
         self.transport: Any = None
         self.pending: list[Action] | None = None  # actions held back by a Wait or a Query
-        self.timer: asyncio.TimerHandle | asyncio.Task[None] | None = None  # what ends that
+        # what ends that, or the lingering close:
+        self.timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
+        self.deadline: asyncio.TimerHandle | None = None  # at or before the core's deadline
+        self.deadline_at = 0.0  # when it fires (on the core's clock)
         self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
         self.peer_closed = False
         self.linger_left = -1  # bytes a lingering close may still discard (-1: not lingering)
@@ -76,6 +83,7 @@ class ProtocolPump(asyncio.Protocol):
         self.conn = server.factory()
         server.stats.opened()
         server.pumps.add(self)
+        self.arm_deadline()
 
     def data_received(self, data: bytes) -> None:
         if self.linger_left >= 0:
@@ -126,24 +134,55 @@ class ProtocolPump(asyncio.Protocol):
             elif action is CRASH:
                 crash_now()
         conn = self.conn
-        if conn is not None and conn.draining and conn.idle:
-            self.close()
+        if conn is not None:
+            if conn.draining and conn.idle:
+                self.close()
+            else:
+                self.arm_deadline()
+
+    def arm_deadline(self) -> None:
+        """Keep a timer at or before the core's deadline (a later one would not be seen in time)."""
+        deadline = None if self.conn is None else self.conn.deadline()
+        if deadline is None or (self.deadline is not None and self.deadline_at <= deadline):
+            return
+        if self.deadline is not None:
+            self.deadline.cancel()
+        self.deadline_at = deadline
+        delay = deadline - time.monotonic()
+        self.deadline = self.server.loop.call_later(delay, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self.deadline = None
+        conn = self.conn
+        if conn is None or self.pending is not None or self.linger_left >= 0:
+            return  # closing has its own timer; after a Wait, perform() arms this one again
+        deadline = conn.deadline()
+        if deadline is not None and deadline <= time.monotonic():
+            self.perform(conn.timed_out())
+        else:
+            self.arm_deadline()  # the deadline moved since this timer was set
 
     def close(self) -> None:
         """Close after what was written: at once if the client has closed, else by lingering.
 
         Lingering: half-close (the client reads the response, then EOF), then
         read and discard until the client closes, :data:`LINGER_S` passes or
-        :data:`LINGER_BYTES` are read; then close.
+        :data:`LINGER_BYTES` are read; then close. A response still unsent
+        gets :data:`SEND_TIMEOUT` more, then the connection is aborted.
         """
         transport = self.transport
         if self.peer_closed or self.linger_left >= 0 or transport.is_closing():
             transport.close()
             return
         self.linger_left = LINGER_BYTES
-        if self.timer is not None:
-            self.timer.cancel()
-        self.timer = self.server.loop.call_later(LINGER_S, transport.close)
+        for timer in (self.timer, self.deadline):
+            if timer is not None:
+                timer.cancel()
+        self.deadline = None
+        unsent = transport.get_write_buffer_size()
+        self.timer = self.server.loop.call_later(
+            LINGER_S + (SEND_TIMEOUT if unsent else 0.0), transport.abort
+        )
         self.pending = None
         transport.write_eof()
         self.paused = 0
@@ -185,9 +224,10 @@ class ProtocolPump(asyncio.Protocol):
         self._unpause(_PAUSED_FOR_WRITES)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        for timer in (self.timer, self.deadline):
+            if timer is not None:
+                timer.cancel()
+        self.timer = self.deadline = None
         if self.conn is not None:
             self.conn = None
             self.server.closed(self)
@@ -234,13 +274,11 @@ class AsyncServer(PumpSet):
             )
         else:
             self.server = BalancedAcceptor(self, listener, self.balance)
-        sweeper = loop.create_task(self._sweep())
         on_ready()
         while not lifecycle.stopping:
             await self._wait(None)
         for timeout in lifecycle.drain(self):
             await self._wait(timeout)
-        sweeper.cancel()
         await asyncio.sleep(0)
 
     async def _wait(self, seconds: float | None) -> None:
@@ -257,19 +295,6 @@ class AsyncServer(PumpSet):
         self.stats.closed()
         if self.lifecycle.stopping:
             self.wakeup.set()
-
-    async def _sweep(self) -> None:
-        """Close every connection whose deadline passed (keep-alive, header, body)."""
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            now = time.monotonic()
-            for pump in list(self.pumps):
-                conn = pump.conn
-                if conn is None or pump.pending is not None:
-                    continue
-                deadline = conn.deadline()
-                if deadline is not None and deadline <= now:
-                    pump.perform(conn.timed_out())
 
     # -- what the drain needs --------------------------------------------------------
     def stop_accepting(self) -> None:
@@ -312,7 +337,7 @@ class BalancedAcceptor:
             sock, _ = self.listener.accept()
         except (BlockingIOError, InterruptedError):
             return  # another worker took it
-        except OSError:  # EMFILE, ENFILE, ENOBUFS...: back off instead of spinning
+        except OSError:  # out of descriptors or memory, or any other failure: back off, never spin
             self._pause(self.EMFILE_BACKOFF_S)
             return
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

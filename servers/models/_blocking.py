@@ -2,9 +2,10 @@
 
 ``BlockingPump.serve()`` loops ``recv -> connection.receive_data -> perform``;
 the models differ only in how they hand a connection to it (a child process,
-a thread, a greenlet, a pool) and in which ``sleep`` and socket they pass in.
-:class:`Acceptor` is the accept loop of the models whose main thread blocks
-(fork, thread): it wakes on a connection, a signal or a closed connection.
+a thread, a greenlet, a pool) and in which ``sleep``, socket and deadline
+timer they pass in. :class:`Acceptor` is the accept loop of the models whose
+main thread blocks (fork, thread, prefork, threadpool): it wakes on a
+connection, a signal or a closed connection.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from servers.lifecycle import Lifecycle, WakeupPipe
-from servers.models._closing import Refusals, linger, poll_readable
+from servers.models._closing import SEND_TIMEOUT, Refusals, linger, poll_readable
 from servers.models._crash import crash_now
-from servers.models._fds import SCARCE
+from servers.models._fds import SCARCE, Backoff
 from servers.protocol.connection import Connection
 from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
 from servers.upstream.blocking import PerThread
@@ -28,8 +30,30 @@ log = logging.getLogger(__name__)
 RECV_SIZE = 65536
 #: ``GET /db`` in the blocking models: a connection to the upstream per thread of control.
 PER_THREAD = PerThread()
-#: A peer that reads nothing of a response for this long is dropped (kernel timeouts only).
-SEND_TIMEOUT = 10.0
+#: How much later than the deadline a kernel receive timeout may end (it is set again
+#: only when it is later than that, or much earlier, so a trickle costs few system calls).
+KERNEL_LATE_S = 0.05
+KERNEL_EARLY_S = 0.25
+
+
+class DeadlinePassed(Exception):
+    """Thrown into a pump's ``recv`` by its :class:`DeadlineTimer`: the deadline has passed."""
+
+
+class DeadlineTimer(Protocol):
+    """A timer that throws :class:`DeadlinePassed` into the pump's ``recv`` at the deadline.
+
+    It throws only while ``watching`` (the pump is in ``recv``); a timer that fires
+    while the pump sleeps or sends does nothing, and the next :meth:`arm` sets it again.
+    """
+
+    watching: bool
+
+    def arm(self, deadline: float) -> None:
+        """Make sure the timer fires at or before ``deadline`` (on ``time.monotonic``)."""
+
+    def cancel(self) -> None:
+        """The connection is done: the timer never fires."""
 
 
 class BlockingPump:
@@ -37,18 +61,19 @@ class BlockingPump:
 
     How deadlines are enforced, by ``timeouts``:
 
-    * ``"kernel"`` (fork, thread): the socket stays in plain blocking mode and
-      ``SO_RCVTIMEO``/``SO_SNDTIMEO`` bound each call, so a ``recv`` is one
-      system call, as in the simplest blocking server;
-    * ``"sweep"`` (gevent): no timeout on the socket at all; a sweeper calls
-      :meth:`expire` once a second, as the asyncio driver's sweeper does.
+    * ``"kernel"`` (fork, thread, prefork, threadpool): the socket stays in
+      plain blocking mode and ``SO_RCVTIMEO``/``SO_SNDTIMEO`` bound each
+      call, so a ``recv`` is one system call, as in the simplest blocking server;
+    * ``"timer"`` (gevent): no timeout on the socket at all; ``timer`` (a
+      :class:`DeadlineTimer`, one per connection) interrupts a ``recv`` that
+      outlives the connection's deadline.
 
     A close the server starts (after a response that closes, an error answer,
     a timeout) is a lingering close (see :mod:`servers.models._closing`); a
     close after the client's own is immediate.
     """
 
-    __slots__ = ("sock", "conn", "sleep", "upstream", "_timeout", "_kernel", "busy", "expired")
+    __slots__ = ("sock", "conn", "sleep", "upstream", "_timeout", "timer")
 
     def __init__(
         self,
@@ -58,24 +83,23 @@ class BlockingPump:
         *,
         timeouts: str,
         upstream: Callable[[Query], bytes] = PER_THREAD.perform,
+        timer: DeadlineTimer | None = None,
     ) -> None:
-        if timeouts not in ("kernel", "sweep"):
-            raise ValueError(f"unknown timeouts mode {timeouts!r}: choose kernel or sweep")
+        if timeouts not in ("kernel", "timer") or (timeouts == "timer") != (timer is not None):
+            raise ValueError(f"timeouts {timeouts!r}: choose kernel, or timer with a timer")
         self.sock = sock
         self.conn = conn
         self.sleep = sleep
         self.upstream = upstream  # performs a Query, returns the response
         self._timeout = -1.0
-        self._kernel = timeouts == "kernel"
-        self.busy = False  # performing a Wait or a Query: deadlines do not apply
-        self.expired = False  # set by the sweeper when the deadline passed
+        self.timer = timer
 
     def serve(self) -> None:
         """Serve the connection until it closes; always closes the socket."""
         sock, conn = self.sock, self.conn
         peer_closed = True
         try:
-            if self._kernel:
+            if self.timer is None:
                 sock.settimeout(None)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(SEND_TIMEOUT))
             while True:
@@ -93,6 +117,8 @@ class BlockingPump:
         except OSError as exc:  # reset by peer, broken pipe: the client is gone
             log.debug("connection ended: %s", exc)
         finally:
+            if self.timer is not None:
+                self.timer.cancel()
             if peer_closed:
                 sock.close()
             else:
@@ -100,13 +126,18 @@ class BlockingPump:
 
     def _receive(self) -> bytes | None:
         """The next bytes from the client (``b""`` at EOF), or None once its deadline passed."""
-        if not self._kernel:
+        timer = self.timer
+        if timer is not None:
+            deadline = self.conn.deadline()
+            if deadline is not None:
+                timer.arm(deadline)
+            timer.watching = True
             try:
-                data = self.sock.recv(RECV_SIZE)
-            except OSError:  # gevent cancels a waiting recv on shutdown(SHUT_RD)
-                if not self.expired:
-                    raise
-            return None if self.expired else data
+                return self.sock.recv(RECV_SIZE)
+            except DeadlinePassed:
+                return None
+            finally:
+                timer.watching = False
         while self._arm_timeout():
             try:
                 return self.sock.recv(RECV_SIZE)
@@ -125,16 +156,12 @@ class BlockingPump:
             elif action is CLOSE:
                 return True
             elif type(action) is Wait:
-                self.busy = True
                 self.sleep(action.seconds)
-                self.busy = False
                 self.conn.touch()
             elif type(action) is Compute:
                 sock.sendall(action.run())
             elif type(action) is Query:
-                self.busy = True
                 response = self.upstream(action)
-                self.busy = False
                 self.conn.touch()
                 sock.sendall(response)
             elif action is CRASH:
@@ -147,7 +174,8 @@ class BlockingPump:
         Between requests the timeout is simply the keep-alive timeout (every
         ``recv`` restarts it), which costs nothing per message. Within a request
         the deadline is checked before every ``recv``, so a client trickling
-        bytes cannot outlive it. Returns False once the deadline has passed.
+        bytes cannot outlive it: the timeout ends at most :data:`KERNEL_LATE_S`
+        after the deadline. Returns False once the deadline has passed.
         """
         conn = self.conn
         if conn.idle:
@@ -158,22 +186,13 @@ class BlockingPump:
         remaining = 3600.0 if deadline is None else deadline - time.monotonic()
         if remaining <= 0:
             return False
-        if abs(remaining - self._timeout) > 0.25:
+        if not remaining - KERNEL_EARLY_S <= self._timeout <= remaining + KERNEL_LATE_S:
             self._set_timeout(remaining)
         return True
 
     def _set_timeout(self, seconds: float) -> None:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
         self._timeout = seconds
-
-    def expire(self, now: float) -> None:
-        """The sweeper's check: past its deadline, wake the ``recv`` so the pump times out."""
-        if self.busy or self.expired:
-            return
-        deadline = self.conn.deadline()
-        if deadline is not None and deadline <= now:
-            self.expired = True
-            _shut_reading(self.sock)
 
     def stop(self) -> None:
         """Ask the connection to close once idle; wakes a ``recv`` that waits between requests.
@@ -183,28 +202,6 @@ class BlockingPump:
         self.conn.draining = True
         if self.conn.idle:
             _shut_reading(self.sock)
-
-
-class Backoff:
-    """How long to stop accepting after EMFILE and its cousins: 10 ms doubling to 0.5 s."""
-
-    MIN_DELAY = 0.01
-    MAX_DELAY = 0.5
-
-    def __init__(self) -> None:
-        self.delay = 0.0
-
-    def failed(self, exc: OSError) -> float:
-        """One more failure in a row: the (longer) delay before trying again."""
-        if not self.delay:
-            log.warning("cannot accept (%s): backing off", exc.strerror or exc)
-        self.delay = min(max(self.delay * 2, self.MIN_DELAY), self.MAX_DELAY)
-        return self.delay
-
-    def succeeded(self) -> None:
-        if self.delay:
-            log.warning("accepting again")
-            self.delay = 0.0
 
 
 class Acceptor:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 LINGER_S = 2.0
 #: The most a lingering close reads and discards before giving up (and resetting).
 LINGER_BYTES = 256 * 1024
+#: A peer that reads nothing of a response for this long is dropped.
+SEND_TIMEOUT = 10.0
 _READ = 65536
 
 

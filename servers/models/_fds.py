@@ -1,4 +1,4 @@
-"""Running out of file descriptors: caps that fit the open-file limit, and a calm accept."""
+"""Running out of file descriptors: caps that fit the open-file limit, a calm accept, a backoff."""
 
 from __future__ import annotations
 
@@ -64,3 +64,25 @@ class CalmListener(socket.socket):
             if exc.errno in SCARCE:
                 self._quiet_until = time.monotonic() + self.QUIET_S
             raise
+
+
+class Backoff:
+    """How long to stop accepting after EMFILE and its cousins: 10 ms doubling to 0.5 s."""
+
+    MIN_DELAY = 0.01
+    MAX_DELAY = 0.5
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+
+    def failed(self, exc: OSError) -> float:
+        """One more failure in a row: the (longer) delay before trying again."""
+        if not self.delay:
+            log.warning("cannot accept (%s): backing off", exc.strerror or exc)
+        self.delay = min(max(self.delay * 2, self.MIN_DELAY), self.MAX_DELAY)
+        return self.delay
+
+    def succeeded(self) -> None:
+        if self.delay:
+            log.warning("accepting again")
+            self.delay = 0.0

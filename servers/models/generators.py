@@ -32,10 +32,9 @@ from collections.abc import Callable
 
 from handloop import Coroutine, Future, Loop, Task, readable, run_until_complete, sleep, writable
 from servers.lifecycle import Lifecycle, PumpSet, WakeupPipe
-from servers.models._blocking import SEND_TIMEOUT, Backoff
-from servers.models._closing import LINGER_BYTES, LINGER_S
+from servers.models._closing import LINGER_BYTES, LINGER_S, SEND_TIMEOUT
 from servers.models._crash import crash_now
-from servers.models._fds import SCARCE, fd_cap
+from servers.models._fds import SCARCE, Backoff, fd_cap
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import make_connection_factory
 from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait

@@ -3,8 +3,10 @@
 Listen; accept with gevent's ``StreamServer`` (a greenlet per connection);
 serve each with the same blocking pump as ``fork`` and ``thread``, over
 gevent's cooperative sockets (a ``recv`` that would block switches to another
-greenlet instead); drain. ``GET /db`` shares a bounded pool of gevent sockets
-to the upstream (``--upstream-pool``). A greenlet costs a few KB, so thousands of
+greenlet instead), each with one hub timer that throws into its greenlet when
+a ``recv`` outlives the connection's deadline; drain. ``GET /db`` shares a
+bounded pool of gevent sockets to the upstream (``--upstream-pool``). A
+greenlet costs a few KB, so thousands of
 connections are cheap; they all share one thread (and one core), and a crash
 ends them all. Nothing is monkey-patched: this module is imported only in a
 gevent server.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gevent
 import gevent.event
@@ -23,16 +26,15 @@ import gevent.server
 import gevent.socket
 
 from servers.lifecycle import Lifecycle, PumpSet
-from servers.models._blocking import BlockingPump
+from servers.models._blocking import BlockingPump, DeadlinePassed
 from servers.models._closing import refuse
 from servers.models._fds import fd_cap
 from servers.protocol.config import ServerConfig
-from servers.protocol.connection import make_connection_factory
+from servers.protocol.connection import Connection, make_connection_factory
 from servers.stats import LocalStats
 from servers.upstream.blocking import PooledSockets
 
 DEFAULT_MAX_CONNECTIONS = 20_000
-SWEEP_INTERVAL = 1.0
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
@@ -51,7 +53,7 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
 
 
 class GreenletServer(PumpSet):
-    """The greenlets of a greenlet-per-connection server, their deadlines, and how they stop."""
+    """The greenlets of a greenlet-per-connection server, and how they stop."""
 
     def __init__(
         self,
@@ -70,11 +72,9 @@ class GreenletServer(PumpSet):
         self.upstream = PooledSockets(gevent.socket, gevent.lock.BoundedSemaphore)
         gsock = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
         self.server = gevent.server.StreamServer(gsock, self.handle)
-        self.sweeper: gevent.Greenlet | None = None
 
     def start(self) -> None:
         self.server.start()
-        self.sweeper = gevent.spawn(self.sweep)
 
     def handle(self, sock: gevent.socket.socket, address: object) -> None:
         """Serve one connection (in its own greenlet), or refuse it at the cap."""
@@ -82,11 +82,13 @@ class GreenletServer(PumpSet):
             refuse(sock, self.config.protocol)
             return
         self.stats.opened()
+        conn = self.factory()
         pump = BlockingPump(
             sock,
-            self.factory(),
+            conn,
             sleep=gevent.sleep,
-            timeouts="sweep",
+            timeouts="timer",
+            timer=HubTimer(conn),
             upstream=self.upstream.perform,
         )
         self.pumps.add(pump)
@@ -98,19 +100,54 @@ class GreenletServer(PumpSet):
             if self.lifecycle.stopping:
                 self.wakeup.set()  # the drain may be waiting for the last one
 
-    def sweep(self) -> None:
-        """Once a second, time out every connection past its deadline."""
-        while True:
-            gevent.sleep(SWEEP_INTERVAL)
-            now = time.monotonic()
-            for pump in list(self.pumps):
-                pump.expire(now)
-
     # -- what the drain needs --------------------------------------------------------
     def stop_accepting(self) -> None:
         self.server.close()
 
     def abort_connections(self) -> None:
-        if self.sweeper is not None:
-            self.sweeper.kill()
         self.server.stop(timeout=0)  # kills the greenlets still serving
+
+
+class HubTimer:
+    """A connection's deadline as one timer on gevent's hub, thrown into its greenlet.
+
+    The timer is moved only when the deadline comes sooner (a ``gevent.Timeout``
+    per ``recv`` was most of an echo's cost); when it fires early because the
+    deadline moved later, it is set again. It throws
+    :class:`~servers.models._blocking.DeadlinePassed` only while the pump is
+    ``watching`` (waiting in ``recv``), never into a ``sleep`` or a send.
+    """
+
+    __slots__ = ("conn", "greenlet", "loop", "timer", "at", "watching")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.greenlet = gevent.getcurrent()  # the connection's own: made in its handler
+        self.loop = gevent.get_hub().loop
+        self.timer: Any = None  # a libev/libuv timer watcher while armed
+        self.at = 0.0
+        self.watching = False
+
+    def arm(self, deadline: float) -> None:
+        if self.timer is not None and self.at <= deadline:
+            return
+        self.cancel()
+        self.at = deadline
+        timer = self.loop.timer(max(0.0, deadline - time.monotonic()))
+        timer.start(self._fired)
+        self.timer = timer
+
+    def _fired(self) -> None:
+        self.cancel()
+        deadline = self.conn.deadline()
+        if deadline is None or not self.watching:
+            return  # the next recv arms it again
+        if deadline <= time.monotonic():
+            self.greenlet.throw(DeadlinePassed)
+        else:
+            self.arm(deadline)  # the deadline moved since the timer was set
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.close()
+            self.timer = None

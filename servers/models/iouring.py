@@ -33,10 +33,9 @@ import time
 from collections.abc import Callable
 
 from servers.lifecycle import Lifecycle, PumpSet
-from servers.models._blocking import Backoff
 from servers.models._closing import LINGER_BYTES, LINGER_S
 from servers.models._crash import crash_now
-from servers.models._fds import SCARCE, fd_cap
+from servers.models._fds import SCARCE, Backoff, fd_cap
 from servers.models._ring import BUFFER_SHIFT, F_MORE, BufferRing, Ring
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
