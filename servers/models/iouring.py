@@ -15,9 +15,15 @@ receive into a buffer of its own: the log says which); the bytes go to the
 protocol core, and its responses go out as sends, one in flight per
 connection, the rest queued behind it (a partial send continues from where it
 stopped; a client that does not read is not read either). Timeouts are ring
-timeouts: a ``Wait``, the once-a-second deadline sweep, the lingering close's
-bound. Signals: the lifecycle's wake-up pipe is read through the ring, so a
-signal completes that read and ends the wait. Drain as every model does.
+timeouts: a ``Wait``, each connection's deadline (one timeout at or before it,
+replaced only when the deadline comes sooner), the lingering close's bound.
+Signals: the lifecycle's wake-up pipe is read through the ring, so a signal
+completes that read and ends the wait. Drain as every model does.
+
+Every request carries a tag: the connection's id above four bits of
+:class:`Op`; each completion goes to the handler its operation names in
+``_ON_CONNECTION`` or ``_ON_SERVER``. A connection moves through
+:class:`State` one way only.
 
 liburing's wait keeps the GIL while it waits in the kernel: nothing else in
 this process could run meanwhile, and nothing needs to (one thread).
@@ -25,6 +31,7 @@ this process could run meanwhile, and nothing needs to (one thread).
 
 from __future__ import annotations
 
+import enum
 import errno
 import logging
 import os
@@ -50,17 +57,49 @@ RING_ENTRIES = 4096
 BUFFER_COUNT, BUFFER_SIZE = 256, 32 * 1024
 #: Per-connection receive buffer when there is no provided-buffer ring.
 OWN_BUFFER_SIZE = 16 * 1024
-SWEEP_INTERVAL = 1.0
 #: Actions queued behind a Wait (pipelined requests) beyond which reading pauses.
 MAX_QUEUED = 64
 #: Bytes waiting to be sent beyond which reading pauses, and below which it resumes.
 HIGH_WATER, LOW_WATER = 64 * 1024, 16 * 1024
 _PAUSED_FOR_WRITES, _PAUSED_FOR_QUEUE = 1, 2
 
-# A request's tag: the connection's id above 4 bits of operation (id 0: the server's own).
-RECV, SEND, CLOSED, WAITED, LINGERED, SHUT = 1, 2, 3, 4, 5, 6
-ACCEPT, WOKEN, SWEEP, RETRY, TICK = 8, 9, 10, 11, 12
-_OPEN, _FLUSHING, _LINGERING, _FINAL = range(4)
+
+class Op(enum.IntEnum):
+    """What a request was for: the low four bits of its tag (the rest: a connection's id)."""
+
+    RECV = 1  #: bytes from the client (multishot: many completions)
+    SEND = 2  #: bytes to the client (perhaps only part of them)
+    CLOSED = 3  #: the descriptor is closed: the connection is forgotten
+    WAITED = 4  #: a Wait's timeout
+    LINGERED = 5  #: the lingering close's bound (LINGER_S)
+    SHUT = 6  #: the half-close (shutdown SHUT_WR) has run
+    DEADLINE = 7  #: the connection's deadline timeout (header, body, keep-alive)
+    ACCEPT = 8  #: the server's: a new connection (multishot)
+    WOKEN = 9  #: the server's: the wake-up pipe was read (a signal)
+    RETRY = 10  #: the server's: accept again after backing off
+    TICK = 11  #: the server's: a bounded wait ended (its id: which wait)
+
+
+class State(enum.IntEnum):
+    """A connection's way to its close, one way only::
+
+        OPEN -- close(): a CLOSE action --> FLUSHING -- the last send done --> LINGERING
+        LINGERING -- EOF, LINGER_S, or LINGER_BYTES read --> FINAL
+        FLUSHING -- the client had closed already ---------> FINAL
+        any -- reset, broken pipe (abort) -----------------> FINAL
+
+    In FINAL every request in flight is cancelled, and the descriptor is closed
+    once none is (a CLOSED completion then forgets the connection).
+    """
+
+    OPEN = 0  #: serving: receives feed the core, its actions go out
+    FLUSHING = 1  #: closing: the sends already queued still go out, nothing more is read
+    LINGERING = 2  #: half-closed: reading and discarding until the client closes
+    FINAL = 3  #: closing the descriptor
+
+
+# Globals for the hot paths: looking a member up on an Enum class costs more.
+_OPEN, _FLUSHING, _LINGERING, _FINAL = State
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
@@ -92,6 +131,7 @@ class RingPump:
         "shutting",
         "paused",
         "pending",
+        "deadline_at",
         "state",
         "peer_closed",
         "linger_left",
@@ -111,6 +151,7 @@ class RingPump:
         self.shutting = False  # a shutdown is in flight (it names the descriptor by number)
         self.paused = 0  # why reading is paused: a bitmask of _PAUSED_FOR_*
         self.pending: list[Action] | None = None  # actions held back by a Wait
+        self.deadline_at = 0.0  # when the deadline timeout in flight ends (0: none is)
         self.state = _OPEN
         self.peer_closed = False
         self.linger_left = LINGER_BYTES
@@ -123,11 +164,11 @@ class RingPump:
         self.reading = True
         ring = self.ring
         if self.buffer is None:
-            ring.recv_multishot(self.fd, self.server.buffers.group, self.tag | RECV)  # type: ignore[union-attr]
+            ring.recv_multishot(self.fd, self.server.buffers.group, self.tag | Op.RECV)  # type: ignore[union-attr]
         else:
-            ring.recv(self.fd, self.buffer, self.tag | RECV)
+            ring.recv(self.fd, self.buffer, self.tag | Op.RECV)
 
-    def received(self, result: int, flags: int) -> None:
+    def on_recv(self, result: int, flags: int) -> None:
         """A receive completed: ``result`` bytes, 0 at EOF, or ``-errno``; then read on unless paused."""
         if not flags & F_MORE:
             self.reading = False
@@ -141,6 +182,7 @@ class RingPump:
                 actions = conn.receive_data(data)  # the common case, in short:
                 if len(actions) == 1 and type(actions[0]) is bytes and not conn.draining:
                     self.write(actions[0])  # one response
+                    self.arm_deadline()
                 else:
                     self.perform(actions)
             else:
@@ -189,17 +231,20 @@ class RingPump:
                 self.pending = actions[index + 1 :]
                 if len(self.pending) > MAX_QUEUED:
                     self._pause(_PAUSED_FOR_QUEUE)
-                self.ring.timeout(action.seconds, self.tag | WAITED)
+                self.ring.timeout(action.seconds, self.tag | Op.WAITED)
                 return
             elif type(action) is Compute:
                 self.write(action.run())
             elif action is CRASH:
                 crash_now()
         conn = self.conn
-        if conn is not None and conn.draining and conn.idle:
-            self.close()
+        if conn is not None:
+            if conn.draining and conn.idle:
+                self.close()
+            else:
+                self.arm_deadline()
 
-    def waited(self) -> None:
+    def on_waited(self, result: int, flags: int) -> None:
         """A Wait's ring timeout completed: perform the actions it held back."""
         if self.state != _OPEN or self.pending is None:
             return
@@ -209,19 +254,53 @@ class RingPump:
         self._unpause(_PAUSED_FOR_QUEUE)
         self.perform(actions)
 
+    # -- deadlines -------------------------------------------------------------------
+    def arm_deadline(self) -> None:
+        """Keep a timeout at or before the core's deadline (a later one would not be seen in time).
+
+        A deadline that comes sooner than the timeout in flight replaces it.
+        """
+        deadline = None if self.conn is None else self.conn.deadline()
+        at = self.deadline_at
+        if deadline is None or (at and at <= deadline):
+            return
+        if at:
+            self.ring.remove_timeout(self.tag | Op.DEADLINE)
+        self.deadline_at = deadline
+        self.ring.timeout(max(0.0, deadline - time.monotonic()), self.tag | Op.DEADLINE)
+
+    def on_deadline(self, result: int, flags: int) -> None:
+        """The deadline timeout ended: time the connection out, or follow a deadline that moved."""
+        if result != -errno.ETIME:
+            return  # removed: replaced by a sooner one, or the connection is closing
+        self.deadline_at = 0.0
+        conn = self.conn
+        if conn is None or self.state != _OPEN or self.pending is not None:
+            return  # closing has its own bound; after a Wait, perform() arms it again
+        deadline = conn.deadline()
+        if deadline is not None and deadline <= time.monotonic():
+            self.perform(conn.timed_out())
+        else:
+            self.arm_deadline()
+
+    def _drop_deadline(self) -> None:
+        if self.deadline_at:
+            self.ring.remove_timeout(self.tag | Op.DEADLINE)
+            self.deadline_at = 0.0
+
     # -- sending ---------------------------------------------------------------------
     def write(self, data: bytes) -> None:
         """Send ``data`` now, or after the send in flight; past :data:`HIGH_WATER`, stop reading."""
         if self.sending is None:
             self.sending = data
-            self.ring.send(self.fd, data, self.tag | SEND)
+            self.ring.send(self.fd, data, self.tag | Op.SEND)
         else:
             self.out.append(data)
         self.queued += len(data)
         if self.queued > HIGH_WATER:
             self._pause(_PAUSED_FOR_WRITES)  # the peer is not reading: stop reading it too
 
-    def sent(self, result: int) -> None:
+    def on_send(self, result: int, flags: int) -> None:
         """A send completed (perhaps part of it): send the rest, or what queued up behind it."""
         data = self.sending
         if result < 0 or data is None or self.state == _FINAL:
@@ -246,14 +325,14 @@ class RingPump:
                 self._unpause(_PAUSED_FOR_WRITES)
             return
         self.sending = data
-        self.ring.send(self.fd, data, self.tag | SEND)
+        self.ring.send(self.fd, data, self.tag | Op.SEND)
         if self.paused & _PAUSED_FOR_WRITES and self.queued <= LOW_WATER:
             self._unpause(_PAUSED_FOR_WRITES)
 
     # -- pausing ---------------------------------------------------------------------
     def _pause(self, reason: int) -> None:
         if not self.paused and self.reading and self.buffer is None:
-            self.ring.cancel(self.tag | RECV)  # a multishot receive goes on until cancelled
+            self.ring.cancel(self.tag | Op.RECV)  # a multishot receive goes on until cancelled
         self.paused |= reason
 
     def _unpause(self, reason: int) -> None:
@@ -277,6 +356,7 @@ class RingPump:
             return
         self.state = _FLUSHING
         self.pending = None
+        self._drop_deadline()
         if self.sending is None:
             self._flushed()
 
@@ -287,8 +367,8 @@ class RingPump:
         self.state = _LINGERING
         ring = self.ring
         self.shutting = True
-        ring.shutdown(self.fd, socket.SHUT_WR, self.tag | SHUT)
-        ring.timeout(LINGER_S, self.tag | LINGERED)
+        ring.shutdown(self.fd, socket.SHUT_WR, self.tag | Op.SHUT)
+        ring.timeout(LINGER_S, self.tag | Op.LINGERED)
         self.paused = 0
         self.read()
 
@@ -298,7 +378,8 @@ class RingPump:
             return
         ring = self.ring
         if self.state == _LINGERING:
-            ring.remove_timeout(self.tag | LINGERED)
+            ring.remove_timeout(self.tag | Op.LINGERED)
+        self._drop_deadline()
         self.state = _FINAL
         self.pending = None
         if self.reading or self.sending is not None:
@@ -311,7 +392,12 @@ class RingPump:
         self.out.clear()
         self.finish()
 
-    def shut(self) -> None:
+    def on_lingered(self, result: int, flags: int) -> None:
+        """The lingering close's bound: close now (unless the timeout was removed)."""
+        if result == -errno.ETIME:
+            self.finish()
+
+    def on_shut(self, result: int, flags: int) -> None:
         """The shutdown has run: the descriptor may be closed (its number reused) from now on."""
         self.shutting = False
         if self.state == _FINAL:
@@ -322,8 +408,11 @@ class RingPump:
         # runs later, in one of the kernel's io-wq threads, and would hit whichever
         # connection has the number by then.
         if not self.reading and self.sending is None and not self.shutting and self.fd >= 0:
-            self.ring.close(self.fd, self.tag | CLOSED)
+            self.ring.close(self.fd, self.tag | Op.CLOSED)
             self.fd = -1  # closing: the number may soon be another connection's
+
+    def on_closed(self, result: int, flags: int) -> None:
+        self.server.closed(self)
 
     def stop(self) -> None:
         """Shutdown: close now if idle, else after the response in flight."""
@@ -361,9 +450,8 @@ class RingServer(PumpSet):
         self.wakeup = self.lifecycle.wake_by_pipe()
         os.set_blocking(self.wakeup.fileno(), True)  # only the ring reads it: a read waits there
         self.wake_buffer = bytearray(64)
-        self.ring.read(self.wakeup.fileno(), self.wake_buffer, WOKEN)
-        self.ring.accept_multishot(listener.fileno(), ACCEPT)
-        self.ring.timeout(SWEEP_INTERVAL, SWEEP)
+        self.ring.read(self.wakeup.fileno(), self.wake_buffer, Op.WOKEN)
+        self.ring.accept_multishot(listener.fileno(), Op.ACCEPT)
 
     def _provided_buffers(self) -> BufferRing | None:
         if os.environ.get("IOMODELS_IOURING_PROVIDED_BUFFERS", "1") == "0":
@@ -386,46 +474,21 @@ class RingServer(PumpSet):
         by_id = self.by_id
         for tag, result, flags in self.ring.submit_and_wait():
             op = tag & 15
-            if op < ACCEPT:
-                pump = by_id.get(tag >> 4)
-                if pump is None:
-                    continue  # a timeout that outlived its connection, a failed cancel
-                if op == RECV:
-                    pump.received(result, flags)
-                elif op == SEND:
-                    pump.sent(result)
-                elif op == WAITED:
-                    pump.waited()
-                elif op == LINGERED:
-                    if result == -errno.ETIME:
-                        pump.finish()
-                elif op == SHUT:
-                    pump.shut()
-                elif op == CLOSED:
-                    self.closed(pump)
-            elif op == ACCEPT:
-                self.accepted(result, flags)
-            elif op == WOKEN:
-                self.woken = True
-                if result > 0:
-                    self.ring.read(self.wakeup.fileno(), self.wake_buffer, WOKEN)
-            elif op == SWEEP:
-                self.sweep()
-            elif op == RETRY:
-                if self.accepting:
-                    self.ring.accept_multishot(self.listener.fileno(), ACCEPT)
-            elif op == TICK and tag >> 4 == self.ticks:
-                self.woken = True
+            if op >= Op.ACCEPT:
+                _ON_SERVER[op](self, tag >> 4, result, flags)
+            elif (pump := by_id.get(tag >> 4)) is not None:  # else: it outlived its connection
+                _ON_CONNECTION[op](pump, result, flags)
 
     def wait(self, seconds: float) -> None:
         """Turn the loop until woken (a signal, a connection closed) or ``seconds`` pass."""
         self.ticks += 1
-        self.ring.timeout(seconds, self.ticks << 4 | TICK)
+        self.ring.timeout(seconds, self.ticks << 4 | Op.TICK)
         self.woken = False
         while not self.woken:
             self.turn()
 
-    def accepted(self, result: int, flags: int) -> None:
+    # -- completions of the server's own requests ----------------------------------------
+    def on_accept(self, _: int, result: int, flags: int) -> None:
         if result >= 0:
             self.backoff.succeeded()
             self.serve(result)
@@ -435,7 +498,20 @@ class RingServer(PumpSet):
         failure = OSError(-result, os.strerror(-result)) if result < 0 else OSError("ended")
         if failure.errno not in SCARCE:
             log.warning("accept failed: %s", failure)
-        self.ring.timeout(self.backoff.failed(failure), RETRY)
+        self.ring.timeout(self.backoff.failed(failure), Op.RETRY)
+
+    def on_woken(self, _: int, result: int, flags: int) -> None:
+        self.woken = True
+        if result > 0:
+            self.ring.read(self.wakeup.fileno(), self.wake_buffer, Op.WOKEN)
+
+    def on_retry(self, _: int, result: int, flags: int) -> None:
+        if self.accepting:
+            self.ring.accept_multishot(self.listener.fileno(), Op.ACCEPT)
+
+    def on_tick(self, tick: int, result: int, flags: int) -> None:
+        if tick == self.ticks:  # not an earlier wait's
+            self.woken = True
 
     def serve(self, fd: int) -> None:
         """Serve a new connection, or refuse it at the cap (503 for HTTP, then a lingering close)."""
@@ -451,6 +527,7 @@ class RingServer(PumpSet):
         self.stats.opened()
         self.pumps.add(pump)
         pump.read()
+        pump.arm_deadline()
 
     def closed(self, pump: RingPump) -> None:
         del self.by_id[pump.tag >> 4]
@@ -460,22 +537,10 @@ class RingServer(PumpSet):
             if self.lifecycle.stopping:
                 self.woken = True
 
-    def sweep(self) -> None:
-        """Close every connection whose deadline passed (keep-alive, header, body); re-arm."""
-        now = time.monotonic()
-        for pump in list(self.pumps):
-            conn = pump.conn
-            if conn is None or pump.pending is not None or pump.state != _OPEN:
-                continue
-            deadline = conn.deadline()
-            if deadline is not None and deadline <= now:
-                pump.perform(conn.timed_out())
-        self.ring.timeout(SWEEP_INTERVAL, SWEEP)
-
     # -- what the drain needs --------------------------------------------------------
     def stop_accepting(self) -> None:
         self.accepting = False
-        self.ring.cancel(ACCEPT)
+        self.ring.cancel(Op.ACCEPT)
         self.listener.close()  # the socket itself closes once the accept is cancelled
 
     def abort_connections(self) -> None:
@@ -483,6 +548,23 @@ class RingServer(PumpSet):
             if pump.fd >= 0:
                 os.close(pump.fd)
                 pump.fd = -1
+
+
+_ON_CONNECTION: dict[int, Callable[[RingPump, int, int], None]] = {
+    Op.RECV: RingPump.on_recv,
+    Op.SEND: RingPump.on_send,
+    Op.CLOSED: RingPump.on_closed,
+    Op.WAITED: RingPump.on_waited,
+    Op.LINGERED: RingPump.on_lingered,
+    Op.SHUT: RingPump.on_shut,
+    Op.DEADLINE: RingPump.on_deadline,
+}
+_ON_SERVER: dict[int, Callable[[RingServer, int, int, int], None]] = {
+    Op.ACCEPT: RingServer.on_accept,
+    Op.WOKEN: RingServer.on_woken,
+    Op.RETRY: RingServer.on_retry,
+    Op.TICK: RingServer.on_tick,
+}
 
 
 def _no_buffers(bid: int, length: int) -> bytes:
