@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from servers import registry
 from servers.launcher import ServerProcess
 from tests.conftest import MODELS
 from tests.helpers import skip_unavailable
@@ -33,11 +34,17 @@ TRICKLE_GAP_S = 0.1
 
 @pytest.fixture(scope="module", params=MODELS)
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
-    """Each model's HTTP server with the header, body and keep-alive timeouts at 1 s."""
+    """Each model's HTTP server with the header, body and keep-alive timeouts at 1 s.
+
+    A pool gets a member per connection: one queued in the backlog has no clock running yet.
+    """
     skip_unavailable(request.param)
     seconds = str(TIMEOUT_S)
-    args = ["--header-timeout", seconds, "--body-timeout", seconds]
-    with ServerProcess(request.param, args=[*args, "--keepalive-timeout", seconds]) as server:
+    args = ["--header-timeout", seconds, "--body-timeout", seconds, "--keepalive-timeout", seconds]
+    pool = registry.MODELS[request.param].pool
+    if pool is not None:
+        args += [pool, str(CONNECTIONS)]
+    with ServerProcess(request.param, args=args) as server:
         yield server
 
 
