@@ -20,8 +20,8 @@ from pathlib import Path
 
 from common.argtypes import int_range
 from common.netns import Host, HostNetwork, NetnsUnavailable, check_support, parse_rate, sweep_stale
-from loadtests.cli_common import classes_of, extra_args
-from loadtests.launch import LOCUSTFILE, LocustRun, run_locust, stop_locust
+from loadtests.cli_common import headless_spec
+from loadtests.launch import LOCUSTFILE, run_locust, stop_locust
 from servers.launcher import ServerProcess
 
 #: seconds the master waits for its workers to connect, and the margin past the run time
@@ -115,16 +115,12 @@ def run_across_hosts(
                 for worker in network:
                     if worker.role.startswith("worker"):
                         workers.append(start_worker(worker, master.address, out_dir, processes))
-                spec = LocustRun(
-                    host=server.url,
-                    classes=classes_of(args),
-                    users=args.users,
-                    spawn_rate=args.spawn_rate,
-                    run_time=args.duration,
-                    out_dir=out_dir,
+                spec = headless_spec(
+                    args,
+                    server.url,
+                    out_dir,
                     server_pid=server.pid,
-                    extra=[
-                        *extra_args(args),
+                    more=[
                         *("--master", "--master-bind-host", master.address),
                         *("--expect-workers", str(args.test_hosts)),
                         *("--expect-workers-max-wait", str(WORKERS_WAIT_S)),

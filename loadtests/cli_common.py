@@ -6,11 +6,12 @@ import argparse
 import re
 import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from common.argtypes import int_range, one_of
 from common.renamed import add_renamed
-from loadtests.launch import ALL_CLASSES, default_classes
+from loadtests.launch import ALL_CLASSES, LocustRun, default_classes
 from servers.registry import model_names
 
 _RUN_TIME = re.compile(r"\d+|(?=\d)(\d+h)?(\d+m)?(\d+s)?")
@@ -114,6 +115,29 @@ def classes_of(args: argparse.Namespace) -> list[str]:
 
 def extra_args(args: argparse.Namespace) -> list[str]:
     return shlex.split(args.locust_args)
+
+
+def headless_spec(
+    args: argparse.Namespace,
+    url: str,
+    out_dir: Path,
+    *,
+    server_pid: int = 0,
+    processes: int = 0,
+    more: Sequence[str] = (),
+) -> LocustRun:
+    """The headless run ``args`` ask for, against ``url``, writing into ``out_dir``; ``more`` Locust flags."""
+    return LocustRun(
+        host=url,
+        classes=classes_of(args),
+        users=args.users,
+        spawn_rate=args.spawn_rate,
+        run_time=args.duration,
+        out_dir=out_dir,
+        processes=processes,
+        server_pid=server_pid,
+        extra=[*extra_args(args), *more],
+    )
 
 
 def timestamp() -> str:

@@ -12,7 +12,7 @@ from loadtests.cli_common import (
     add_headless_args,
     add_scenario_args,
     classes_of,
-    extra_args,
+    headless_spec,
     timestamp,
 )
 
@@ -29,20 +29,16 @@ def headless_run(
     args: argparse.Namespace, model: str, out_dir: Path, host: str = ""
 ) -> dict[str, Any]:
     """Start a fresh server of ``model`` (unless ``host``), run Locust headless into ``out_dir``, read it back."""
-    from loadtests.launch import LocustRun, run_locust, target_server
+    from loadtests.launch import run_locust, target_server
 
     with target_server(model, args.protocol, host, args.server_arg) as (url, server):
         out_dir.mkdir(parents=True, exist_ok=True)  # only once there is something to measure
-        spec = LocustRun(
-            host=url,
-            classes=classes_of(args),
-            users=args.users,
-            spawn_rate=args.spawn_rate,
-            run_time=args.duration,
-            out_dir=out_dir,
-            processes=args.processes,
+        spec = headless_spec(
+            args,
+            url,
+            out_dir,
             server_pid=server.pid if server else 0,
-            extra=extra_args(args),
+            processes=args.processes,
         )
         code = run_locust(spec.command())
     return record(args, out_dir, code, spec.command(), url, model=model, host=host)
