@@ -122,7 +122,7 @@ def run_across_hosts(
                     server_pid=server.pid,
                     more=[
                         *("--master", "--master-bind-host", master.address),
-                        *("--expect-workers", str(args.test_hosts)),
+                        *("--expect-workers", str(args.test_hosts * (processes or 1))),
                         *("--expect-workers-max-wait", str(WORKERS_WAIT_S)),
                         *("--loader-pids", ",".join(str(proc.pid) for proc in workers)),
                     ],

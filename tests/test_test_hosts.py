@@ -198,14 +198,18 @@ def test_a_server_that_fails_to_start_leaves_nothing(tmp_path: Path) -> None:
 
 @needs_netns
 def test_sigint_mid_run_stops_everything_and_leaves_nothing(tmp_path: Path) -> None:
-    proc = loadtest("--test-hosts", "1", "--duration", "60s", *short_run(tmp_path))
-    tree: list[psutil.Process] = []
+    proc = loadtest(
+        "--test-hosts", "1", "--processes", "2", "--duration", "60s", *short_run(tmp_path)
+    )
 
     def spawned() -> bool:
         log = next(tmp_path.glob("locust-*/locust.log"), None)
-        return log is not None and "Sending spawn jobs" in log.read_text()
+        return (
+            log is not None
+            and "Sending spawn jobs of 4 users at 4.00 spawn rate to 2" in log.read_text()
+        )
 
-    wait_until(spawned, timeout=90, what="the master sending users to its worker")
+    wait_until(spawned, timeout=90, what="the master sending users to the 2 processes of its host")
     tree = psutil.Process(proc.pid).children(recursive=True)
     assert len(leftovers(tag_of(proc))) == 4  # server, master, worker1 and the switch
     proc.send_signal(signal.SIGINT)
