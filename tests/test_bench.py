@@ -11,7 +11,7 @@ import pytest
 from clients.bench import wrk
 from clients.bench.charts import throughput_bars
 from clients.bench.claims import Claim, judge
-from clients.bench.harness import Options, build_jobs, run_all, summarize_idle
+from clients.bench.harness import Options, build_jobs, run_job, summarize_idle
 from clients.bench.measures import MEASURES, Results, add_ratios
 from clients.bench.placement import parse_cpus, plan
 from clients.bench.records import IdleStep, Latency, Probe, Run, Verdict, WrkFigures
@@ -231,7 +231,7 @@ def test_tiny_real_run(tmp_path: Path) -> None:
         references=False,
         use_wrk=False,
     )
-    rows = run_all(opts)
+    rows = [run_job(job, opts) for job in build_jobs(opts)]
     assert len(rows) == 6
     for row in rows:
         assert row.ok, row
@@ -255,7 +255,7 @@ def test_tiny_idle_run() -> None:
         references=False,
         idle_steps=(0, 50),
     )
-    (row,) = run_all(opts)
+    (row,) = [run_job(job, opts) for job in build_jobs(opts)]
     assert row.idle is not None and row.idle.max_held == 50 and row.idle.limit is None
     assert (row.idle.steps[0].pss_mb or 0) > 0
 
@@ -284,3 +284,32 @@ def test_shared_state_verdict_reads_both_runs() -> None:
     assert "25 of 40 updates lost" in verdict.measured
     doc["locked"]["lost"] = 1
     assert shared_state_verdict(doc).holds is False  # type: ignore[union-attr]
+
+
+def test_ctrl_c_keeps_and_renders_the_finished_runs(tmp_path: Path) -> None:
+    """A real ``iomodels bench`` of two runs, interrupted (SIGINT) once the first has finished."""
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "iomodels", "bench", "--models", "asyncio"]
+    command += ["--workloads", "hello,echo-1k", "--duration", "3", "--warmup", "0.1"]
+    command += ["--no-references", "--no-wrk", "--no-charts", "--out", str(tmp_path)]
+    bench = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    assert bench.stderr is not None
+    lines = []
+    for line in bench.stderr:  # piped: plain lines, one per finished run
+        lines.append(line)
+        if line.lstrip().startswith("1/2 "):
+            bench.send_signal(signal.SIGINT)
+            break
+    rest = bench.stderr.read()
+    assert bench.wait(timeout=60) == 130, "".join(lines) + rest
+    (folder,) = tmp_path.iterdir()
+    assert f"interrupted; partial results in {folder}/" in rest
+    assert "Traceback" not in rest
+    report = (folder / "report.md").read_text()
+    assert "> interrupted (Ctrl-C) after 1 of 2 runs: the rest were not measured" in report
+    assert "## hello" in report and "## echo-1k" not in report
+    doc = json.loads((folder / "results.json").read_text())
+    assert [(r["workload"], r["model"]) for r in doc["runs"]] == [("hello", "asyncio")]

@@ -8,11 +8,13 @@ a docs page (``docs/results.md``) with its charts beside it; nothing is measured
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +93,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def options_from_args(args: argparse.Namespace) -> Any:
+def options_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
+    """The run's options, and the notes its report opens with (what it will leave out and why)."""
+    from clients.bench import wrk
     from clients.bench.harness import Options
     from clients.bench.placement import parse_cpus
     from clients.bench.targets import MODELS
@@ -109,18 +113,29 @@ def options_from_args(args: argparse.Namespace) -> Any:
         if args.idle_steps
         else (IDLE_STEPS_QUICK if args.quick else IDLE_STEPS)
     )
-    return Options(
+    notes = []
+    use_wrk = not args.no_wrk and wrk.available()
+    if not args.no_wrk and not use_wrk:
+        notes.append(
+            "wrk is not installed: no cross-check of the HTTP figures (sudo apt-get install wrk)"
+        )
+    if len(os.sched_getaffinity(0)) < 2:
+        notes.append(
+            "one CPU only: server and loader share it, so throughput figures are pessimistic"
+        )
+    opts = Options(
         models=models,
         workloads=select(" ".join(args.workloads)),
         duration=duration,
         warmup=warmup,
         quick=args.quick,
         references=not args.no_references,
-        use_wrk=not args.no_wrk,
+        use_wrk=use_wrk,
         server_cpus=parse_cpus(args.server_cpus),
         loader_cpus=parse_cpus(args.loader_cpus),
         idle_steps=steps,
     )
+    return opts, notes
 
 
 def render(args: argparse.Namespace) -> int:
@@ -154,12 +169,12 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        opts = options_from_args(args)
+        opts, notes = options_from_args(args)
     except ValueError as exc:
         print(f"iomodels bench: error: {exc}", file=sys.stderr)
         return 2
     with bench_lock(_command_line()):
-        return _measure(args, opts)
+        return _measure(args, opts, notes)
 
 
 def _command_line() -> str:
@@ -168,39 +183,29 @@ def _command_line() -> str:
     return ("iomodels bench " + shlex.join(words)).strip()
 
 
-def _measure(args: argparse.Namespace, opts: Any) -> int:
-    """Run the whole matrix (the bench lock is held) and write the results directory."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
+    """Run the whole matrix (the bench lock is held) and write the results directory.
 
-    from clients.bench import harness, machine, shared_state, wrk
+    Ctrl-C stops it between two measurements: the runs finished by then are
+    written and rendered as any run's are, and it exits 130.
+    """
+    import dataclasses
+
+    from rich.console import Console
+
+    from clients.bench import harness, machine, shared_state
     from clients.bench.placement import plan
     from clients.bench.results import new_dir, write_all
     from common.fd_limit import raise_fd_limit
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # piped: plain lines, never wrapped
     raise_fd_limit()  # servers inherit it: the idle workload needs 10,000+ sockets
-    if opts.use_wrk and not wrk.available():
-        opts.notes.append(
-            "wrk is not installed: no cross-check of the HTTP figures (sudo apt-get install wrk)"
-        )
-        opts.use_wrk = False
-    if len(os.sched_getaffinity(0)) < 2:
-        opts.notes.append(
-            "one CPU only: server and loader share it, so throughput figures are pessimistic"
-        )
-    opts.cpu_n = harness.calibrate_cpu_n()
+    opts = dataclasses.replace(opts, cpu_n=harness.calibrate_cpu_n())
     shared_counter = (
         shared_state.measure()
     )  # threads and a shared variable, with and without a lock
-    jobs = harness.build_jobs(opts)
-    for note in opts.notes:
+    jobs = harness.build_jobs(opts, notes)
+    for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     info = machine.describe()
     info.update(
@@ -214,7 +219,7 @@ def _measure(args: argparse.Namespace, opts: Any) -> int:
             "cpu_n": opts.cpu_n,
             "cpu_ms": _cpu_ms(opts.cpu_n),
             "shared_counter": shared_counter,
-            "models": opts.models,
+            "models": list(opts.models),
             "workloads": [w.name for w in opts.workloads],
         }
     )
@@ -223,29 +228,79 @@ def _measure(args: argparse.Namespace, opts: Any) -> int:
     console.print(f"{len(jobs)} runs, about {total / 60:.1f} min; results in {out}/")
     rows: list[Run] = []
     started = time.monotonic()
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[step]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
-        task = progress.add_task("bench", total=total, step="")
-
-        def on_start(job: harness.Job, i: int) -> None:
-            progress.update(task, description=f"{job.title}", step=f"{i + 1}/{len(jobs)}")
-
-        def on_done(job: harness.Job, row: Run) -> None:
-            progress.advance(task, harness.estimate(job, opts))
-            progress.console.print(_one_line(row))
-
-        rows = harness.run_all(opts, on_start, on_done)
-    report, verdicts = write_all(out, info, rows, opts.notes, charts=not args.no_charts)
+    try:
+        with harness.on_loader_cpus(opts), _progress(console, total) as progress:
+            for i, job in enumerate(jobs):
+                progress.start(f"{job.title}", f"{i + 1}/{len(jobs)}")
+                rows.append(harness.run_job(job, opts))
+                progress.done(
+                    harness.estimate(job, opts), f"{i + 1:>3}/{len(jobs)} {_one_line(rows[-1])}"
+                )
+    except KeyboardInterrupt:
+        notes.append(
+            f"interrupted (Ctrl-C) after {len(rows)} of {len(jobs)} runs: the rest were not measured"
+        )
+        write_all(out, info, rows, notes, charts=not args.no_charts)
+        console.print(f"interrupted; partial results in {out}/")
+        return 130
+    report, verdicts = write_all(out, info, rows, notes, charts=not args.no_charts)
     _print_summary(console, verdicts)
     console.print(f"done in {(time.monotonic() - started) / 60:.1f} min: [bold]{report}[/]")
     return 1 if any(not r.ok for r in rows) else 0
+
+
+class _Lines:
+    """Progress as plain lines: one per finished run (for a pipe or a file)."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+
+    def start(self, title: str, step: str) -> None:
+        pass
+
+    def done(self, advance: float, line: str) -> None:
+        self.console.print(line)
+
+
+class _Bar(_Lines):
+    """Progress on a terminal: a bar with the run going on and the ETA, a line per finished run."""
+
+    def __init__(self, progress: Any, total: float) -> None:
+        super().__init__(progress.console)
+        self.progress = progress
+        self.task = progress.add_task("bench", total=total, step="")
+
+    def start(self, title: str, step: str) -> None:
+        self.progress.update(self.task, description=title, step=step)
+
+    def done(self, advance: float, line: str) -> None:
+        self.progress.advance(self.task, advance)
+        super().done(advance, line)
+
+
+@contextlib.contextmanager
+def _progress(console: Any, total: float) -> Iterator[_Lines]:
+    """A bar on a terminal, plain lines otherwise (rich's bar would be redrawn into the pipe)."""
+    if not console.is_terminal:
+        yield _Lines(console)
+        return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[step]}"),
+    )
+    with Progress(
+        *columns, TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console
+    ) as progress:
+        yield _Bar(progress, total)
 
 
 def _cpu_ms(n: int) -> float:

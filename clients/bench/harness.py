@@ -9,12 +9,14 @@ flags); a probe (:mod:`clients.bench.probes`) is a run with no server.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from clients.bench import probes, wrk
@@ -60,12 +62,12 @@ BACKGROUND_MARGIN_S = 1.0
 PROBE_SECONDS = {"gil_switch": {False: 8.0, True: 2.0}, "fork_cost": {False: 8.0, True: 2.0}}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Options:
-    """How to run the matrix."""
+    """How to run the matrix (made once from the command line; never changed after)."""
 
-    models: list[str]
-    workloads: list[Workload]
+    models: Sequence[str]
+    workloads: Sequence[Workload]
     duration: float = 10.0
     warmup: float = 1.0
     quick: bool = False
@@ -75,7 +77,6 @@ class Options:
     loader_cpus: tuple[int, ...] = ()
     idle_steps: tuple[int, ...] = IDLE_STEPS
     cpu_n: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,11 @@ def _timed(fn: Callable[[int], object], n: int) -> float:
     return time.perf_counter() - t0
 
 
-def build_jobs(opts: Options) -> list[Job]:
-    """Every (workload, target) pair to run, models first then that workload's references."""
+def build_jobs(opts: Options, notes: list[str] | None = None) -> list[Job]:
+    """Every (workload, target) pair to run, models first then that workload's references.
+
+    A target that cannot run here is left out, and said once in ``notes``.
+    """
     jobs: list[Job] = []
     every_model = sorted(opts.models) == sorted(MODELS)
     for workload in opts.workloads:
@@ -137,8 +141,8 @@ def build_jobs(opts: Options) -> list[Job]:
             reason = target.unavailable()
             if reason is not None:
                 note = f"{name} skipped: {reason}"
-                if note not in opts.notes:
-                    opts.notes.append(note)
+                if notes is not None and note not in notes:
+                    notes.append(note)
                 continue
             for x in points(workload, opts.quick):
                 jobs.append(Job(workload, target, placement, point(workload, name, x)))
@@ -450,6 +454,7 @@ def summarize_idle(run: Run, steps: Sequence[IdleStep]) -> None:
     run.rps = top.probe.rps
     run.latency_ms = top.probe.latency_ms
     run.errors = sum(s.probe.errors for s in clean)
+    run.error_kinds = dict(sum((Counter(s.probe.error_kinds) for s in clean), Counter()))
     run.server_rss_mb = max(s.rss_mb or 0.0 for s in steps)
     run.server_pss_mb = top.pss_mb
     run.server_tasks = Tasks(
@@ -457,28 +462,16 @@ def summarize_idle(run: Run, steps: Sequence[IdleStep]) -> None:
     )
 
 
-def run_all(
-    opts: Options,
-    on_start: Callable[[Job, int], None] | None = None,
-    on_done: Callable[[Job, Run], None] | None = None,
-) -> list[Run]:
-    """Run every job in turn (one at a time: never two loads at once)."""
-    jobs = build_jobs(opts)
+@contextlib.contextmanager
+def on_loader_cpus(opts: Options) -> Iterator[None]:
+    """The harness on the loader CPUs while it runs jobs (it samples from the loader side)."""
     loader_cpus = plan(opts.server_cpus or None, opts.loader_cpus or None).loader_cpus
     before = os.sched_getaffinity(0)
     try:
-        os.sched_setaffinity(0, loader_cpus)  # the harness samples from the loader side
+        os.sched_setaffinity(0, loader_cpus)
     except OSError:
         pass
-    rows = []
     try:
-        for index, job in enumerate(jobs):
-            if on_start:
-                on_start(job, index)
-            row = run_job(job, opts)
-            rows.append(row)
-            if on_done:
-                on_done(job, row)
+        yield
     finally:
         os.sched_setaffinity(0, before)
-    return rows

@@ -67,11 +67,21 @@ def predicted_rps(run: Run) -> float | None:
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure of one run: how it is read, how it prints, how it is measured."""
+    """A figure of one run: how it is read, how it prints, how it is measured.
+
+    ``source`` names where a run's figure came from when it could come from two places
+    (``" by wrk"`` for a throughput wrk measured rather than our client).
+    """
 
     read: Callable[[Run], float | None]
     show: Callable[[float | None], str]
     how: str
+    source: Callable[[Run], str] = lambda run: ""
+
+
+def _rps_source(run: Run) -> str:
+    best = run.best_rps()
+    return " by wrk" if best is not None and run.wrk and best == run.wrk.rps != run.rps else ""
 
 
 def _idle(run: Run, name: str) -> float | None:
@@ -97,7 +107,12 @@ def _with(unit: str, digits: int = 1) -> Callable[[float | None], str]:
 
 
 FIGURES: dict[str, Figure] = {
-    "rps": Figure(Run.best_rps, _with(" req/s", 0), "req/s, the higher of our client's and wrk's"),
+    "rps": Figure(
+        Run.best_rps,
+        _with(" req/s", 0),
+        "req/s, the higher of our client's and wrk's",
+        _rps_source,
+    ),
     "served_rps": Figure(Run.served_rps, _with(" req/s", 0), "req/s of 2xx answers (our client)"),
     "cpu_us": Figure(
         Run.cpu_us,
@@ -205,7 +220,9 @@ def figure(claim: Claim, results: Results) -> Verdict | None:
         else:
             result = None if value is None or theirs is None else value - theirs
             shown = first.show(result)
-        measured = f"{shown} ({first.show(value)} vs {second.show(theirs)})"
+        assert other is not None
+        mine = first.show(value) + first.source(run)
+        measured = f"{shown} ({mine} vs {second.show(theirs)}{second.source(other)})"
         sign = "/" if claim.compare == "ratio" else "-"
         how += (
             f"; against {second.how}"

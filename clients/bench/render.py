@@ -379,7 +379,7 @@ def render(
     out = [f"# {title}\n\n"]
     if preface:
         out.append(preface.rstrip() + "\n\n")
-    out.append(machine_lines(machine))
+    out.append(machine_lines(machine) + references_line(runs))
     if notes:
         out.append("\n" + "\n".join(f"> {n}" for n in notes) + "\n")
     out.append("\n" + LEGEND)
@@ -409,7 +409,37 @@ def render(
             out.append(markdown_table(*workload_table(name, runs)))
         if charts.get(name):
             out.append("\n" + "".join(f"![{_stem(c)}]({c})\n" for c in charts[name]))
+    out.append(error_kinds(runs))
     return "".join(out)
+
+
+def references_line(runs: Sequence[Run]) -> str:
+    """Which reference servers joined the models: the bench adds each workload's own unless told not to."""
+    names = list(dict.fromkeys(r.model for r in runs if r.reference))
+    if not names:
+        return "- References: none measured (`--no-references`, or no workload here has any)\n"
+    return (
+        "- References: each workload's reference servers ran beside the models (the bench adds "
+        f"them unless `--no-references`): {', '.join(names)}\n"
+    )
+
+
+def error_kinds(runs: Sequence[Run]) -> str:
+    """What each kind of error counted in these runs means, and the runs that counted it."""
+    from clients.loadgen.state import ERROR_KINDS
+
+    seen: dict[str, list[str]] = {}
+    for r in runs:
+        for kind, count in r.error_kinds.items():
+            if count:
+                seen.setdefault(kind, []).append(f"{r.workload} {r.model} {fmt_num(count)}")
+    if not seen:
+        return ""
+    lines = ["\n## Errors by kind\n\n"]
+    for kind, where in seen.items():
+        meaning = ERROR_KINDS.get(kind, "not a kind the load client counts (see docs/benchmark.md)")
+        lines.append(f"- `{kind}`: {meaning}. Counted by: {', '.join(where)}\n")
+    return "".join(lines)
 
 
 def _stem(link: str) -> str:
