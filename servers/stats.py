@@ -1,9 +1,12 @@
 """Server-wide counters behind ``GET /stats``, one flavour per way of sharing memory.
 
-* :class:`LocalStats`: one thread touches it (asyncio, uvloop, gevent).
-* :class:`LockedStats`: threads share it, so every update takes a ``threading.Lock``.
-* :class:`SharedStats`: processes share it through shared memory (fork, multiprocess):
-  each writer owns a slot, and the fork model adds a process-shared lock for its children.
+* :class:`LocalStats`: one thread touches it (asyncio, uvloop, gevent, reactor,
+  generators, iouring).
+* :class:`LockedStats`: threads share it, so every update takes a ``threading.Lock``
+  (thread, threadpool).
+* :class:`SharedStats`: processes share it through shared memory (fork, multiprocess,
+  prefork, interpreters): each writer owns a slot and only it writes there, so there is
+  no lock; a fork child borrows a free slot, which the parent folds in when it reaps it.
 
 The process figures come from psutil, imported only when ``/stats`` is asked
 for: a flavour whose code cannot load psutil (a subinterpreter) overrides
@@ -167,9 +170,10 @@ class SharedStats(_Snapshot):
     """Counters in shared memory, one slot of six int64 per writer.
 
     ``array`` is a sequence of int64 in shared memory: a ``multiprocessing``
-    ``RawArray('q', slots * 4)`` (picklable to spawned workers), or an anonymous
-    shared mapping for forked children. Every writer only touches its own slot, so no lock is
-    needed (a lock held by a process that gets killed would freeze the rest):
+    ``RawArray('q', SharedStats.slots_needed(slots))`` (picklable to spawned
+    workers), or an anonymous shared mapping for forked children. Every writer
+    only touches its own slot, so no lock is needed (a lock held by a process
+    that gets killed would freeze the rest):
     multiprocess workers own one slot each; in the fork model the parent owns
     slot 0 (connections) and each live child borrows a free slot for its
     requests, which the parent folds into slot 0 when it reaps the child.

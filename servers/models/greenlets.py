@@ -6,9 +6,8 @@ gevent's cooperative sockets (a ``recv`` that would block switches to another
 greenlet instead), each with one hub timer that throws into its greenlet when
 a ``recv`` outlives the connection's deadline; drain. ``GET /db`` shares a
 bounded pool of gevent sockets to the upstream (``--upstream-pool``). A
-greenlet costs a few KB, so thousands of
-connections are cheap; they all share one thread (and one core), and a crash
-ends them all. Nothing is monkey-patched: this module is imported only in a
+greenlet costs a few KB, so thousands of connections are cheap; they all
+share one thread (and one core), and a crash ends them all. Nothing is monkey-patched: this module is imported only in a
 gevent server.
 """
 

@@ -2,7 +2,7 @@
 
 Every regular expression the parser uses is built here from RFC productions,
 each defined once as a ``bytes`` pattern source with the ABNF it stands for
-next to it; :mod:`servers.protocol.http11` and :mod:`servers.protocol.fields`
+next to it; :mod:`servers.protocol.http11` and :mod:`servers.protocol.head`
 only compile and combine them. ``docs/http-grammar.md`` sets each line the
 parser accepts beside the RFC text and lists where we are deliberately
 narrower than the RFC.
