@@ -78,3 +78,23 @@ def test_processes_sized_targets_get_one_worker_per_server_cpu() -> None:
     assert sizing_args(REFERENCES["ref-gunicorn-sync"], (0,)) == ["--workers", "1"]
     assert sizing_args(MODELS["threadpool"], (0,)) == []
     assert sizing_args(REFERENCES["ref-gunicorn-gthread"], (0,)) == []
+
+
+def test_a_target_can_name_another_python_and_the_model_it_serves() -> None:
+    import sys
+
+    from clients.bench.targets import Target, TargetProcess
+
+    other = Target(
+        "thread-other",
+        "the thread model under another build",
+        python="/opt/py/bin/python3",
+        model="thread",
+    )
+    command = TargetProcess(other, "http", cpus=(0,)).command()
+    assert (
+        command[command.index("-m") - 1] == "/opt/py/bin/python3" and sys.executable not in command
+    )
+    assert command[command.index("--model") + 1] == "thread"
+    ref = REFERENCES["ref-bare"]
+    assert TargetProcess(ref, "http", cpus=(0,)).command()[0] == sys.executable

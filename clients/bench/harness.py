@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from clients.bench import probes, wrk
@@ -48,10 +48,20 @@ from clients.bench.workloads import (
     point,
     points,
 )
+from clients.loadgen.runner import LoadResult
 from servers.launcher import ServerStartError
 from servers.protocol.config import CPU_N_MAX
 
 log = logging.getLogger(__name__)
+
+#: the figures a run takes as they are from the loader's :class:`LoadResult`
+LOAD_FIELDS = tuple(
+    sorted(
+        {f.name for f in fields(Run)}
+        & {f.name for f in fields(LoadResult)}
+        - {"latency_ms", "connections"}  # typed differently; the run's own (a curve's point)
+    )
+)
 
 MIB = 1024 * 1024
 STARTUP_S = 1.2  # rough server start + stop + loader start, for the ETA
@@ -258,14 +268,8 @@ def run_job(job: Job, opts: Options) -> Run:
 def _loader_args(
     job: Job, target_url: str, opts: Options, duration: float, warmup: float
 ) -> list[str]:
-    w = job.workload
-    connections = job.params.connections
-    args = [target_url, "-c", str(connections), "-d", str(duration), "-w", str(warmup)]
-    if w.mode == "echo":
-        args += ["--size", str(w.size)]
-    if w.mode == "churn":
-        args.append("--churn")
-    return args
+    args = [target_url, "-c", str(job.params.connections), "-d", str(duration), "-w", str(warmup)]
+    return args + list(job.params.loader_args)
 
 
 def _run_load(
@@ -303,16 +307,12 @@ def _run_load(
         loader.close()
         if background is not None:
             run.background_rps = _finish_background(background)
-    cpu_s = cpu1 - cpu0
-    requests = result["requests"]
-    run.rps = result["rps"]
-    run.mib_s = result["mib_s"]
-    run.requests = requests
-    run.duration_s = result["duration_s"]
-    run.latency_ms = from_dict(Latency, result["latency_ms"])
-    run.errors = result["errors"]
-    run.error_kinds = result["error_kinds"]
-    run.refused = result["error_kinds"].get("status", 0)
+    load = from_dict(LoadResult, result)  # the loader's own record, typed
+    for name in LOAD_FIELDS:
+        setattr(run, name, getattr(load, name))
+    run.latency_ms = from_dict(Latency, load.latency_ms)
+    run.refused = load.error_kinds.get("status", 0)
+    cpu_s, requests = cpu1 - cpu0, load.requests
     run.server_cpu_us_per_req = cpu_s * 1e6 / requests if requests else None
     run.server_cpu_pct = 100 * cpu_s / (t1 - t0) if t1 > t0 else None
     run.server_minflt_per_req = (faults1 - faults0) / requests if requests else None
@@ -322,9 +322,6 @@ def _run_load(
     if base_pss is not None and open_pss is not None:
         run.server_pss_mb = open_pss
         run.conn_kib = (open_pss - base_pss) * 1024 / params.connections
-    run.loader_cpu_pct = result["loader_cpu_pct"]
-    run.loader_bound = result["loader_bound"]
-    run.connected = result["connected"]
 
 
 def _pss_mb(sampler: TreeSampler) -> float | None:

@@ -29,6 +29,9 @@ class Target:
         sized: takes ``--workers N``, given one per server CPU (see :func:`sizing_args`).
         pool: connections served at once, a fixed pool's size (None: as they come);
             0 for a pool of one process per server CPU.
+        python: the interpreter that runs it (empty: this one), so that one model can be
+            measured under two builds side by side (a free-threaded one, say).
+        model: the registered model it serves, when its name is not that model's.
     """
 
     name: str
@@ -40,6 +43,8 @@ class Target:
     wrapper: bool = False
     sized: bool = False
     pool: int | None = None
+    python: str = ""
+    model: str = ""
 
     @property
     def reference(self) -> bool:
@@ -133,14 +138,17 @@ class TargetProcess(ServerProcess):
     def __init__(
         self, target: Target, protocol: str, args: Sequence[str] = (), *, cpus: Sequence[int]
     ) -> None:
-        super().__init__(target.name, protocol, args, cpus=cpus)
+        super().__init__(target.model or target.name, protocol, args, cpus=cpus)
         self.target = target
 
     def command(self) -> list[str]:
+        python = self.target.python or sys.executable
         if self.target.module is None:
-            return super().command()
+            command = super().command()
+            command[command.index(sys.executable)] = python
+            return command
         return [
-            sys.executable,
+            python,
             "-m",
             self.target.module,
             "--port",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 ECHO_REFS = ("ref-bare", "ref-echo-asyncio", "ref-echo-gevent", "ref-echo-thread", "ref-echo-fork")
 #: What people deploy for prefork, threadpool, gevent and uvloop (the ``references`` extra).
@@ -55,6 +56,7 @@ class Workload:
             made before the workload's server runs.
         conn_memory: measure the server's memory per connection (PSS, before the
             load and with every connection open).
+        at: a curve's point at x for one model (:func:`clients_at` when None: x clients).
     """
 
     name: str
@@ -73,6 +75,7 @@ class Workload:
     quick_models: tuple[str, ...] | None = None
     probe: str = ""
     conn_memory: bool = False
+    at: Callable[[Workload, str, float], Point] | None = field(default=None, compare=False)
 
     @property
     def protocol(self) -> str:
@@ -82,6 +85,13 @@ class Workload:
     def curve(self) -> bool:
         """The workload is drawn as a curve: a run per point."""
         return bool(self.axis)
+
+    @property
+    def loader_args(self) -> tuple[str, ...]:
+        """What the load client is told beside the URL, connections and timing (its mode)."""
+        if self.mode == "echo":
+            return ("--size", str(self.size))
+        return ("--churn",) if self.mode == "churn" else ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,7 @@ class Point:
         ideal_rps: the throughput of a perfect server, for efficiency.
         background: an HTTP target kept busy by :data:`BACKGROUND_CONNECTIONS`
             other clients during the run (``{cpu_n}`` and ``{long_cpu_n}`` filled in).
+        loader_args: more load client flags (an open-loop curve's ``--rate``, say).
     """
 
     x: float | None
@@ -102,6 +113,7 @@ class Point:
     server_args: tuple[str, ...] = ()
     ideal_rps: float | None = None
     background: str = ""
+    loader_args: tuple[str, ...] = ()
 
 
 #: ``cpu-sweep``: processes a model of this kind is given (``--workers``); others get clients
@@ -128,22 +140,37 @@ def conn_sweep_wait_ms(connections: float) -> int:
 def point(workload: Workload, model: str, x: float | None = None) -> Point:
     """The parameters of ``workload``'s run against ``model`` (at ``x`` on its curve)."""
     if x is None:
-        return Point(None, workload.connections, workload.path, ideal_rps=workload.ideal_rps)
-    n = int(x)
-    if workload.name == "conn-sweep":  # the wait grows with the connections: the ideal rate stays
-        return Point(x, n, f"/io?ms={conn_sweep_wait_ms(n)}", ideal_rps=CONN_SWEEP_RPS)
-    if workload.name == "cpu-sweep":  # x requests in flight, served by x processes or threads
-        args = ("--workers", str(n)) if model in WORKER_MODELS else ()
-        return Point(x, n, workload.path, args)
-    if workload.name == "gil-switch":
         return Point(
-            x,
+            None,
             workload.connections,
             workload.path,
-            ("--switch-interval", f"{x:g}"),
-            background="/cpu?n={long_cpu_n}",
+            ideal_rps=workload.ideal_rps,
+            loader_args=workload.loader_args,
         )
-    return Point(x, n, workload.path)  # the x is the number of clients
+    return (workload.at or clients_at)(workload, model, x)
+
+
+def clients_at(workload: Workload, model: str, x: float) -> Point:
+    """A curve whose x is the number of clients."""
+    return Point(x, int(x), workload.path, loader_args=workload.loader_args)
+
+
+def conn_sweep_at(workload: Workload, model: str, x: float) -> Point:
+    """``conn-sweep``: the wait grows with the connections, so the ideal rate stays."""
+    n = int(x)
+    return Point(x, n, f"/io?ms={conn_sweep_wait_ms(n)}", ideal_rps=CONN_SWEEP_RPS)
+
+
+def cpu_sweep_at(workload: Workload, model: str, x: float) -> Point:
+    """``cpu-sweep``: x requests in flight, served by x processes (a worker model) or threads."""
+    args = ("--workers", str(int(x))) if model in WORKER_MODELS else ()
+    return Point(x, int(x), workload.path, args)
+
+
+def gil_switch_at(workload: Workload, model: str, x: float) -> Point:
+    """``gil-switch``: the server's switch interval is x ms, with /cpu kept busy beside."""
+    interval = ("--switch-interval", f"{x:g}")
+    return Point(x, workload.connections, workload.path, interval, background="/cpu?n={long_cpu_n}")
 
 
 def points(workload: Workload, quick: bool) -> tuple[float | None, ...]:
@@ -187,11 +214,12 @@ WORKLOADS: dict[str, Workload] = {
         Workload("conn-sweep", "http", "GET /io at 10 to 5,000 connections, each waiting connections/10 ms "
                  f"(ideal {CONN_SWEEP_RPS:,} req/s at every point)", axis="connections",
                  points=(10, 100, 1000, 5000), quick_points=(10, 1000),
-                 quick_models=("uvloop", "thread"), conn_memory=True),
+                 quick_models=("uvloop", "thread"), conn_memory=True, at=conn_sweep_at),
         Workload("cpu-sweep", "http", "GET /cpu with 1 to 8 requests in flight, served by as many processes "
                  "(--workers) or threads, all CPUs", path="/cpu?n={cpu_n}", axis="workers",
                  points=(1, 2, 4, 8), quick_points=(1, 2, 4), server_all_cpus=True,
-                 models=(*WORKER_MODELS, "thread", "fork"), quick_models=("multiprocess", "thread")),
+                 models=(*WORKER_MODELS, "thread", "fork"), quick_models=("multiprocess", "thread"),
+                 at=cpu_sweep_at),
         Workload("cpu-c", "http", f"GET /hash?kb={HASH_KB} (SHA-256 in C, the GIL released) from 1 and 4 "
                  "clients, all CPUs", path=f"/hash?kb={HASH_KB}", axis="clients", points=(1, 4),
                  server_all_cpus=True, quick_models=("thread",)),
@@ -199,7 +227,7 @@ WORKLOADS: dict[str, Workload] = {
                  f"{GIL_PROBE_CONNECTIONS} clients while {BACKGROUND_CONNECTIONS} keep /cpu busy, at GIL "
                  "switch intervals of 0.5, 5 and 50 ms, all CPUs", connections=GIL_PROBE_CONNECTIONS,
                  axis="switch interval ms", points=(0.5, 5, 50), server_all_cpus=True,
-                 models=THREAD_MODELS, quick_models=("thread",), probe="gil_switch"),
+                 models=THREAD_MODELS, quick_models=("thread",), probe="gil_switch", at=gil_switch_at),
         Workload("syscalls", "syscalls", f"system calls per request, counted with strace -c -f over "
                  f"{SYSCALL_REQUESTS:,} requests (echo-1k: per echoed message; hello: per GET /): readiness "
                  "against completion", models=SYSCALL_MODELS),
