@@ -1,14 +1,23 @@
 # iomodels: `make` lists the targets; each target that runs the project creates the virtualenv first when it is missing.
 # The default python3 builds .venv; another Python (make venv PYTHON=python3.13) builds its
-# own .venv-<major.minor>, which every target uses when given the same PYTHON= (or VENV=):
+# own .venv-<full version>, "t" added for a free-threaded build (.venv-3.13.0, .venv-3.13.5t),
+# which every target uses when given the same PYTHON= (or VENV=):
 # make serve MODEL=interpreters PYTHON=python3.13 (that model needs 3.13+; see docs/python313.md).
+# A free-threaded Python gets the project and its tests only: without the `gil` extra, and
+# without lint (mypy does not build there); lint runs on the default Python (docs/free-threading.md).
+PY_PROBE = import sys, sysconfig; print("%d.%d.%d" % sys.version_info[:3] + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))
 ifdef PYTHON
-PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PY_VERSION := $(shell $(PYTHON) -c '$(PY_PROBE)' 2>/dev/null)
 VENV ?= .venv-$(or $(PY_VERSION),unknown)
 else
 PYTHON := python3
+PY_VERSION := $(shell $(PYTHON) -c '$(PY_PROBE)' 2>/dev/null)
 VENV ?= .venv
 endif
+comma := ,
+EXTRAS := $(if $(filter %t,$(PY_VERSION)),test,dev$(comma)gil)
+# newest releases may come as source only for 3.13t (matplotlib 3.11.2): take the newest wheel
+PIP_PREFER := $(if $(filter %t,$(PY_VERSION)),--prefer-binary)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -23,6 +32,8 @@ HOST_BIND ?= 127.0.0.1
 COMMON_VARS      := PYTHON VENV
 VARS_help        :=
 VARS_venv        :=
+VARS_python-ft   :=
+VARS_python-gil  :=
 VARS_serve       := MODEL PORT PROTOCOL HOST_BIND ARGS UPSTREAM
 VARS_locust      := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS WEB_PORT
 VARS_loadtest    := MODEL HOST PROTOCOL USERS SPAWN_RATE PROCESSES CLASSES LOCUST_ARGS DURATION
@@ -59,7 +70,7 @@ $(error HOST=$(HOST) has no scheme: use HOST=http://$(HOST) (or echo://$(HOST) w
 endif
 endif
 
-.PHONY: help venv serve test test-model test-all lint typecheck clean locust loadtest loadtest-hosts compare bench crawl crawl-bench soak
+.PHONY: help venv python-ft python-gil serve test test-model test-all lint typecheck clean locust loadtest loadtest-hosts compare bench crawl crawl-bench soak
 .DEFAULT_GOAL := help
 
 ## help: this list of targets (the default: `make` alone prints it)
@@ -85,8 +96,17 @@ $(STAMP): pyproject.toml
 		rm -rf $(VENV); fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet $(PIP_PREFER) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
+
+## python-ft: build (or reuse) free-threaded CPython 3.13 in ~/.cache/iomodels/python; prints its path
+## (then: make venv PYTHON=$(make -s python-ft); about 3 min the first time, docs/free-threading.md)
+python-ft:
+	@python3 tools/python_build.py --free-threaded
+
+## python-gil: the same source built with the GIL, for a comparison that differs only in the GIL
+python-gil:
+	@python3 tools/python_build.py
 
 ## serve: run one server in the foreground (MODEL=asyncio PORT=8000 PROTOCOL=http HOST_BIND=127.0.0.1 ARGS=
 ## UPSTREAM=: redis starts a private redis-server for GET /db, redis://HOST:PORT uses a running one)

@@ -38,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=int_range(1, 1024),
         default=None,
-        help=f"{' and '.join(models_taking('--workers'))}: worker processes (interpreters: worker interpreters; default: one per CPU)",
+        help=f"{' and '.join(models_taking('--workers'))}: worker processes (interpreters: worker interpreters; threadloops: threads; default: one per CPU)",
     )
     parser.add_argument(
         "--threads",
@@ -208,7 +208,10 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
 
 
 def run(args: argparse.Namespace) -> int:
+    from servers.gil import watch_gil
     from servers.registry import MODELS, SIZING_FLAGS, UnknownModel, ignored_flag, load_model
+
+    watch_gil()
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -246,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, driver: Any, log: logging.Logger) -> int:
+    from servers.gil import gil_state
     from servers.listener import bind_error, bind_listener, ready_line
 
     config = config_from_args(args)
@@ -266,7 +270,8 @@ def _serve(args: argparse.Namespace, driver: Any, log: logging.Logger) -> int:
     line = ready_line(listener, config.protocol, config.model)
 
     def on_ready() -> None:
-        sys.stdout.write(line + "\n")
+        # the GIL state once the model has imported what it needs (a worker thread may import late)
+        sys.stdout.write(f"{line} gil={gil_state()}\n")
         sys.stdout.flush()
 
     driver.serve(listener, config, on_ready)

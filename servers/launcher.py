@@ -21,7 +21,9 @@ import psutil
 
 from common.process_tree import ProcessTree, kill_all, stop_tree
 
-_READY = re.compile(r"listening on (http|echo)://(\[[^\]]+\]|[^:]+):(\d+) model=(\S+) pid=(\d+)")
+_READY = re.compile(
+    r"listening on (http|echo)://(\[[^\]]+\]|[^:]+):(\d+) model=(\S+) pid=(\d+)(?: gil=(\w+))?"
+)
 
 
 class ServerStartError(RuntimeError):
@@ -70,6 +72,8 @@ class ServerProcess:
         self.host = host
         self.wrapper = list(wrapper)
         self.port = 0
+        #: what the ready line said of the GIL: "off", "on" or "none" (see servers.gil)
+        self.gil: str | None = None
         self.proc: subprocess.Popen[str] | None = None
         self._log = tempfile.NamedTemporaryFile(
             prefix=f"iomodels-{model}-", suffix=".log", delete=False
@@ -142,6 +146,7 @@ class ServerProcess:
                 exit_code=code,
             )
         self.port = int(match.group(3))
+        self.gil = match.group(6)
         return self
 
     def log_text(self) -> str:

@@ -41,6 +41,15 @@ def _interpreters_missing() -> str | None:
     return f"needs Python 3.13 or newer: per-interpreter GIL (this is {sys.version.split()[0]})"
 
 
+def _gevent_missing() -> str | None:
+    if importlib.util.find_spec("gevent") is not None:
+        return None
+    return (
+        "gevent is not installed (it does not build on a free-threaded Python; "
+        "elsewhere `make venv` installs it with the gil extra)"
+    )
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """A registered model, and what its architecture promises (the tests check each promise).
@@ -104,7 +113,11 @@ MODELS: dict[str, ModelInfo] = {
         ),
         ModelInfo("thread", "servers.models.threaded", "a thread per connection"),
         ModelInfo(
-            "gevent", "servers.models.greenlets", "a greenlet per connection", upstream="pool"
+            "gevent",
+            "servers.models.greenlets",
+            "a greenlet per connection",
+            _gevent_missing,
+            upstream="pool",
         ),
         ModelInfo(
             "asyncio",
@@ -148,6 +161,13 @@ MODELS: dict[str, ModelInfo] = {
             flags=_CAP | {"--threads"},
             pool="--threads",
             pool_default=32,
+        ),
+        ModelInfo(
+            "threadloops",
+            "servers.models.threadloops",
+            "one process, an event loop per thread, one thread per core (all cores without the GIL)",
+            flags=_CAP | {"--workers"},
+            event_loop=True,
         ),
         ModelInfo(
             "reactor",

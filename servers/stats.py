@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Any
 
+from servers.gil import gil_enabled
+
 OPEN, TOTAL, REQUESTS, PEAK, UPSTREAM_OPEN, ROUND_TRIPS = range(6)
 _FIELDS = 6
 
@@ -90,6 +92,7 @@ class _Snapshot:
             "requests_total": requests,
             "upstream_connections_open": upstream_open,
             "upstream_round_trips": round_trips,
+            "gil_enabled": gil_enabled(),
             **self.usage(),
         }
 

@@ -23,7 +23,7 @@ from servers.registry import MODELS, model_names
 from tests.helpers import skip_unavailable
 
 #: models whose driver runs on an asyncio event loop (the others must not import asyncio)
-ASYNCIO_MODELS = {"asyncio", "uvloop", "multiprocess"}
+ASYNCIO_MODELS = {"asyncio", "uvloop", "multiprocess", "threadloops"}
 #: what only the bench, the load client, Locust or the charts need
 HEAVY = ("hdrh", "locust", "matplotlib", "rich", "aiohttp")
 #: the project's packages a server may import

@@ -267,7 +267,7 @@ class AsyncServer(PumpSet):
 
     async def run(self, listener: socket.socket, on_ready: Callable[[], None]) -> None:
         loop, lifecycle = self.loop, self.lifecycle
-        lifecycle.handle_signals(self.wakeup.set, install=loop.add_signal_handler)
+        self.handle_signals()
         if self.balance is None:
             self.server = await loop.create_server(
                 lambda: ProtocolPump(self), sock=listener, backlog=self.config.backlog
@@ -280,6 +280,10 @@ class AsyncServer(PumpSet):
         for timeout in lifecycle.drain(self):
             await self._wait(timeout)
         await asyncio.sleep(0)
+
+    def handle_signals(self) -> None:
+        """Record SIGINT and SIGTERM on this loop (a loop in another thread is told instead)."""
+        self.lifecycle.handle_signals(self.wakeup.set, install=self.loop.add_signal_handler)
 
     async def _wait(self, seconds: float | None) -> None:
         """Until woken (a signal, a connection closed while draining) or ``seconds`` pass."""

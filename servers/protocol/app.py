@@ -68,8 +68,9 @@ class App:
         }
         #: every path under /site/
         self._site_route: tuple[tuple[bytes, ...], Route] = ((b"GET", b"HEAD"), self._site)
-        self._hello_date = b""
-        self._hello_bytes = b""
+        #: (the Date line, the hello response carrying it): one tuple, replaced whole, so a
+        #: thread running beside another (free-threaded Python) never sends a half-made pair
+        self._hello: tuple[bytes, bytes] = (b"", b"")
         if config.allow_crash:
             self._routes[b"/crash"] = ((b"GET", b"POST"), self._crash)
         #: The methods this server implements: those some route serves.
@@ -111,10 +112,11 @@ class App:
         if keep and req.method == b"GET" and req.version == b"1.1":
             # the benchmark's hot path: the same bytes all second long
             date = date_line()
-            if date is not self._hello_date:
-                self._hello_date = date
-                self._hello_bytes = render(200, HELLO)
-            out.append(self._hello_bytes)
+            cached_date, response = self._hello
+            if date is not cached_date:
+                response = render(200, HELLO)
+                self._hello = (date, response)
+            out.append(response)
             return True
         out.append(
             render(

@@ -29,21 +29,26 @@ _MONTHS = (
     b"Nov",
     b"Dec",
 )
-_date_second = -1
-_date_line = b""
+#: (the second, its Date line): one tuple, so a thread never pairs a second with another's line
+_date: tuple[int, bytes] = (-1, b"")
 
 #: The interim response to ``Expect: 100-continue``.
 CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 def date_line() -> bytes:
-    """The ``Date`` header line, formatted once per second."""
-    global _date_second, _date_line
+    """The ``Date`` header line, formatted once per second.
+
+    Safe without the GIL: the cache is one tuple replaced whole, never a second
+    and a line written one after the other (a thread could read the second new
+    and the line still empty).
+    """
+    global _date
+    second, line = _date
     now = int(time.time())
-    if now != _date_second:
-        _date_second = now
+    if now != second:
         t = time.gmtime(now)
-        _date_line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
+        line = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
             _DAYS[t.tm_wday],
             t.tm_mday,
             _MONTHS[t.tm_mon - 1],
@@ -52,7 +57,8 @@ def date_line() -> bytes:
             t.tm_min,
             t.tm_sec,
         )
-    return _date_line
+        _date = (now, line)
+    return line
 
 
 def render(
