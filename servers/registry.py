@@ -168,6 +168,7 @@ MODELS: dict[str, ModelInfo] = {
             "one process, an event loop per thread, one thread per core (all cores without the GIL)",
             flags=_CAP | {"--workers"},
             event_loop=True,
+            upstream="pool",
         ),
         ModelInfo(
             "reactor",

@@ -168,6 +168,10 @@ class LockedStats(LocalStats):
         with self._lock:
             return self.open, self.total, self.requests, self.peak
 
+    def upstream_counts(self) -> tuple[int, int]:
+        with self._lock:
+            return self.upstream_open, self.round_trips
+
 
 class SharedStats(_Snapshot):
     """Counters in shared memory, one slot of six int64 per writer.

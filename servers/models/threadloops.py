@@ -51,7 +51,7 @@ def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], 
     listener.close()  # each loop accepts on its own duplicate
     on_ready()
     told = 0
-    while any(thread.is_alive() for thread in threads):
+    while not all(thread.ended.is_set() for thread in threads):
         wakeup.wait(None)  # a signal, or a loop that ended
         while told < lifecycle.stop_signals:  # the first drains, the second ends the grace
             told += 1
@@ -91,6 +91,8 @@ class LoopThread(threading.Thread):
         self.wakeup = wakeup
         self.server: LoopServer | None = None
         self.ready = threading.Event()
+        #: set when the loop has ended (is_alive() stays true a moment longer: no wake-up then)
+        self.ended = threading.Event()
         self.failure: BaseException | None = None
 
     def run(self) -> None:
@@ -102,6 +104,7 @@ class LoopThread(threading.Thread):
             raise
         finally:
             self.ready.set()
+            self.ended.set()
             self.wakeup.wake()  # the main thread waits for every loop to end
 
     async def _main(self) -> None:
@@ -125,7 +128,7 @@ class LoopThread(threading.Thread):
     def stop(self) -> None:
         """Tell this loop a stop signal arrived (from the main thread)."""
         server = self.server
-        if server is not None and self.is_alive():
+        if server is not None and not self.ended.is_set():
             try:
                 server.loop.call_soon_threadsafe(server.lifecycle.record, signal.SIGTERM)
             except RuntimeError:  # the loop closed meanwhile
