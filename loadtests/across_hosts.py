@@ -82,11 +82,12 @@ def start_worker(
     worker: Host, master_address: str, out_dir: Path, processes: int
 ) -> subprocess.Popen[bytes]:
     """A Locust worker on ``worker`` that connects to the master (it sends the users and the knobs)."""
+    log = out_dir / f"{worker.role}.log"
     cmd = [*worker.exec_prefix(), sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
-    cmd += ["--worker", "--master-host", master_address]
-    cmd += ["--logfile", str(out_dir / f"{worker.role}.log")]
+    cmd += ["--worker", "--master-host", master_address, "--logfile", str(log)]
     cmd += ["--processes", str(processes)] if processes else []
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    with open(log, "ab") as output:  # what it prints besides its log (a traceback) goes there too
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=output, stderr=output)
 
 
 def run_across_hosts(
