@@ -58,6 +58,11 @@ class RedisServer:
         return str(Path(self._dir.name) / "redis.sock")
 
     @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
     def url(self) -> str:
         """What ``--upstream`` takes."""
         return f"unix://{self.path}" if self.unix else f"redis://127.0.0.1:{self.port}"
