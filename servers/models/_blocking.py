@@ -64,16 +64,17 @@ class BlockingPump:
     * ``"kernel"`` (fork, thread, prefork, threadpool): the socket stays in
       plain blocking mode and ``SO_RCVTIMEO``/``SO_SNDTIMEO`` bound each
       call, so a ``recv`` is one system call, as in the simplest blocking server;
-    * ``"timer"`` (gevent): no timeout on the socket at all; ``timer`` (a
-      :class:`DeadlineTimer`, one per connection) interrupts a ``recv`` that
-      outlives the connection's deadline.
+    * ``"timer"`` (gevent): no timeout on the socket while it receives;
+      ``timer`` (a :class:`DeadlineTimer`, one per connection) interrupts a
+      ``recv`` that outlives the connection's deadline, and each send gets
+      :data:`~servers.models._closing.SEND_TIMEOUT` as a socket timeout.
 
     A close the server starts (after a response that closes, an error answer,
     a timeout) is a lingering close (see :mod:`servers.models._closing`); a
     close after the client's own is immediate.
     """
 
-    __slots__ = ("sock", "conn", "sleep", "upstream", "_timeout", "timer")
+    __slots__ = ("sock", "conn", "sleep", "upstream", "_timeout", "timer", "send")
 
     def __init__(
         self,
@@ -93,6 +94,7 @@ class BlockingPump:
         self.upstream = upstream  # performs a Query, returns the response
         self._timeout = -1.0
         self.timer = timer
+        self.send = sock.sendall if timer is None else self._send_in_time
 
     def serve(self) -> None:
         """Serve the connection until it closes; always closes the socket."""
@@ -149,24 +151,33 @@ class BlockingPump:
 
     def perform(self, actions: list[Action]) -> bool:
         """Perform actions in order; return True once the connection is to be closed."""
-        sock = self.sock
+        send = self.send
         for action in actions:
             if type(action) is bytes:
-                sock.sendall(action)
+                send(action)
             elif action is CLOSE:
                 return True
             elif type(action) is Wait:
                 self.sleep(action.seconds)
                 self.conn.touch()
             elif type(action) is Compute:
-                sock.sendall(action.run())
+                send(action.run())
             elif type(action) is Query:
                 response = self.upstream(action)
                 self.conn.touch()
-                sock.sendall(response)
+                send(response)
             elif action is CRASH:
                 crash_now()
         return False
+
+    def _send_in_time(self, data: bytes) -> None:
+        """``sendall`` within :data:`SEND_TIMEOUT`, on a socket with no kernel send timeout."""
+        sock = self.sock
+        sock.settimeout(SEND_TIMEOUT)  # gevent: an attribute, no system call
+        try:
+            sock.sendall(data)
+        finally:
+            sock.settimeout(None)
 
     def _arm_timeout(self) -> bool:
         """Set the socket timeout to the connection's deadline (only when it moved much).

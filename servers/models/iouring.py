@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable
 
 from servers.lifecycle import Lifecycle, PumpSet
-from servers.models._closing import LINGER_BYTES, LINGER_S
+from servers.models._closing import LINGER_BYTES, LINGER_S, SEND_TIMEOUT
 from servers.models._crash import crash_now
 from servers.models._fds import SCARCE, Backoff, fd_cap
 from servers.models._ring import BUFFER_SHIFT, F_MORE, BufferRing, Ring
@@ -71,7 +71,7 @@ class Op(enum.IntEnum):
     SEND = 2  #: bytes to the client (perhaps only part of them)
     CLOSED = 3  #: the descriptor is closed: the connection is forgotten
     WAITED = 4  #: a Wait's timeout
-    LINGERED = 5  #: the lingering close's bound (LINGER_S)
+    LINGERED = 5  #: the bound on the whole close (LINGER_S, more if a send is in flight)
     SHUT = 6  #: the half-close (shutdown SHUT_WR) has run
     DEADLINE = 7  #: the connection's deadline timeout (header, body, keep-alive)
     ACCEPT = 8  #: the server's: a new connection (multishot)
@@ -347,8 +347,10 @@ class RingPump:
 
         Lingering (with ring requests): once the last send has completed,
         ``shutdown(SHUT_WR)`` (the client reads the response, then EOF), then
-        receive and discard until the client closes, :data:`LINGER_S` passes
-        (a ring timeout) or :data:`LINGER_BYTES` are read; then close.
+        receive and discard until the client closes or :data:`LINGER_BYTES`
+        are read; then close. One ring timeout bounds the whole close:
+        :data:`LINGER_S`, plus :data:`SEND_TIMEOUT` if a send is still in
+        flight (a client that reads nothing more is not waited for forever).
         """
         if self.state != _OPEN:
             if self.state == _LINGERING:
@@ -357,7 +359,9 @@ class RingPump:
         self.state = _FLUSHING
         self.pending = None
         self._drop_deadline()
-        if self.sending is None:
+        unsent = self.sending is not None
+        self.ring.timeout(LINGER_S + (SEND_TIMEOUT if unsent else 0.0), self.tag | Op.LINGERED)
+        if not unsent:
             self._flushed()
 
     def _flushed(self) -> None:
@@ -368,7 +372,6 @@ class RingPump:
         ring = self.ring
         self.shutting = True
         ring.shutdown(self.fd, socket.SHUT_WR, self.tag | Op.SHUT)
-        ring.timeout(LINGER_S, self.tag | Op.LINGERED)
         self.paused = 0
         self.read()
 
@@ -377,7 +380,7 @@ class RingPump:
         if self.state == _FINAL:
             return
         ring = self.ring
-        if self.state == _LINGERING:
+        if self.state in (_FLUSHING, _LINGERING):
             ring.remove_timeout(self.tag | Op.LINGERED)
         self._drop_deadline()
         self.state = _FINAL
