@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
+import sys
 
 from loadtests.cli_common import add_scenario_args, classes_of, extra_args
 
@@ -14,8 +17,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def web_port_error(port: int, host: str = "127.0.0.1") -> str:
+    """Why the web UI could not listen on ``port`` (in one line), or "" when it can."""
+    from servers.listener import bind_error
+
+    try:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (
+                f"cannot listen on {host}:{port}: port {port} is already in use: "
+                "pick another --web-port (make locust WEB_PORT=...)"
+            )
+        return bind_error(host, port, exc)
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
     from loadtests.launch import LocustRun, run_locust, sigterm_as_interrupt, target_server
+
+    if why := web_port_error(args.web_port):
+        print(f"iomodels locust: error: {why}", file=sys.stderr)
+        return 2
 
     with sigterm_as_interrupt():
         try:

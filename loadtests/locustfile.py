@@ -10,6 +10,7 @@ start a server for you.
 
 from loadtests import bucketing, final_csv
 from loadtests import class_picker as _class_picker  # noqa: F401  (the picker's first ticks)
+from loadtests import interrupt as _interrupt  # noqa: F401  (Ctrl-C without a traceback)
 from loadtests import no_answer as _no_answer  # noqa: F401  (one line when the host is not there)
 from loadtests import options as _options  # noqa: F401  (registers the command-line arguments)
 from loadtests import server_plugin as _server_plugin  # noqa: F401  (registers the plugin)

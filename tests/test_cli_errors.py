@@ -172,6 +172,17 @@ def test_a_port_in_use_is_blamed_on_the_port() -> None:
     assert "--port" in line and "--host" not in line
 
 
+def test_a_busy_web_port_is_one_line_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = iomodels("locust", "--web-port", str(port), "--host", "http://127.0.0.1:9")
+        line = assert_one_line_error(proc, f"port {port} is already in use", "--web-port")
+    assert line.startswith("iomodels locust: error: cannot listen on 127.0.0.1:")
+    assert "Locust web UI" not in proc.stdout and "target:" not in proc.stdout
+
+
 def test_max_connections_zero_is_refused() -> None:
     assert_one_line_error(iomodels("serve", "--max-connections", "0"), "at least 1")
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -335,3 +336,34 @@ def test_compare_two_models_writes_one_report(tmp_path: Path) -> None:
     assert all(r["requests"] > 0 and r["failures"] == 0 for r in results)
     assert (report_dir / "report.md").read_text().count("| asyncio |") == 1
     assert (report_dir / "rps.png").exists() and (report_dir / "latency.png").exists()
+
+
+def test_ctrl_c_in_a_swarm_stops_without_a_traceback() -> None:
+    """Ctrl-C while users run: the clean "stopped" line, no gevent KeyboardInterrupt traceback."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iomodels", "locust", "--web-port", str(port), "--users", "4"],
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until(lambda: ui_status(url) or proc.poll() is not None, 60, interval=0.3)
+        form = urllib.parse.urlencode(
+            {"user_count": 4, "spawn_rate": 4, "user_classes": "HelloUser", "think_ms": 20}
+        ).encode()
+        with urllib.request.urlopen(url + "swarm", data=form, timeout=5) as resp:
+            assert json.loads(resp.read())["success"]
+        wait_until(lambda: "running" in get(url + "stats/requests")[1].decode(), 30)
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "stopped: Locust and the server are down" in out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
