@@ -24,6 +24,33 @@ def run_time(text: str) -> str:
     return text.strip()
 
 
+def run_seconds(text: str) -> int:
+    """The seconds of a run time :func:`run_time` accepted (``1h30m`` -> 5400, ``45`` -> 45)."""
+    if text.isdigit():
+        return int(text)
+    found = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    assert found, text
+    hours, minutes, secs = (int(part or 0) for part in found.groups())
+    return hours * 3600 + minutes * 60 + secs
+
+
+def ramp_too_long(args: argparse.Namespace) -> str:
+    """Why a headless run would be all ramp-up, in one line ("" when users run steady a while).
+
+    The figures are measured from the end of the ramp (Locust's ``--reset-stats``),
+    so a run no longer than its ramp would measure nothing.
+    """
+    ramp = args.users / args.spawn_rate
+    total = run_seconds(args.duration)
+    if total > ramp:
+        return ""
+    return (
+        f"the ramp-up ({args.users} users at {args.spawn_rate:g}/s: {ramp:g} s) fills the whole "
+        f"{args.duration} run, and the figures are measured after it: give a --duration above "
+        f"{ramp:g}s (make: DURATION=) or a higher --spawn-rate (SPAWN_RATE=)"
+    )
+
+
 def positive_rate(text: str) -> float:
     """Users started per second: a number above 0."""
     try:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from loadtests.cli_common import add_headless_args, add_scenario_args, classes_of, timestamp
+from loadtests.cli_common import (
+    add_headless_args,
+    add_scenario_args,
+    classes_of,
+    ramp_too_long,
+    timestamp,
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from loadtests.compare_report import results_table, write_report
     from loadtests.launch import sigterm_as_interrupt
 
+    if why := ramp_too_long(args):
+        print(f"iomodels compare: error: {why}", file=sys.stderr)
+        return 2
     console = Console(width=None if sys.stdout.isatty() else 160)
     out_dir = args.results_dir / f"compare-{timestamp()}"
     scenario = {**scenario_of(args), "classes": " ".join(classes_of(args))}

@@ -13,6 +13,7 @@ from loadtests.cli_common import (
     add_scenario_args,
     classes_of,
     headless_spec,
+    ramp_too_long,
     timestamp,
 )
 
@@ -116,6 +117,9 @@ def run(args: argparse.Namespace) -> int:
     problem = refusal(args)
     if problem:
         print(f"iomodels loadtest: error: {problem}", file=sys.stderr)
+        return 2
+    if why := ramp_too_long(args):
+        print(f"iomodels loadtest: error: {why}", file=sys.stderr)
         return 2
     out_dir = args.results_dir / f"locust-{args.model}-{timestamp()}"
     with sigterm_as_interrupt():

@@ -65,7 +65,8 @@ class LocustRun:
                 "-t",
                 self.run_time,
             ]
-            cmd += ["--stop-timeout", "5", "--only-summary"]
+            # the figures start once every user runs: a ramp is not a steady state
+            cmd += ["--stop-timeout", "5", "--only-summary", "--reset-stats"]
         else:
             cmd += ["--web-host", self.web_host, "--web-port", str(self.web_port), "--class-picker"]
             cmd += ["-u", str(self.users), "-r", str(self.spawn_rate)]

@@ -183,6 +183,15 @@ def test_a_busy_web_port_is_one_line_before_anything_starts() -> None:
     assert "Locust web UI" not in proc.stdout and "target:" not in proc.stdout
 
 
+@pytest.mark.parametrize("command", ["loadtest", "compare"])
+def test_a_run_no_longer_than_its_ramp_is_refused(command: str, tmp_path: Path) -> None:
+    proc = iomodels(
+        command, "--duration", "5s", "--users", "100", "--spawn-rate", "20", cwd=tmp_path
+    )
+    assert_one_line_error(proc, "the ramp-up (100 users at 20/s: 5 s) fills the whole 5s run")
+    assert list(tmp_path.iterdir()) == []  # refused before any server or result directory
+
+
 def test_max_connections_zero_is_refused() -> None:
     assert_one_line_error(iomodels("serve", "--max-connections", "0"), "at least 1")
 

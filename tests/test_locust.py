@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -367,3 +368,55 @@ def test_ctrl_c_in_a_swarm_stops_without_a_traceback() -> None:
             proc.wait()
     assert "stopped: Locust and the server are down" in out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+
+
+def test_the_loader_chart_draws_the_rule_it_judges_by(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bar reaches the line exactly when the run is loader-bound (a quarter of the samples at
+    >= 80%), whatever the mean CPU: 50% mean with 30% of the samples saturated is a YES."""
+    from loadtests import compare_report
+
+    drawn: dict[str, Any] = {}
+    monkeypatch.setattr(
+        compare_report,
+        "bar_chart",
+        lambda path, title, bars, ylabel, **kw: drawn.update(kw, bars=bars),
+    )
+    results = [
+        {"loader_cpu_busiest_mean_pct": 50.0, "loader_saturated_share": 0.3, "loader_bound": True},
+        {"loader_cpu_busiest_mean_pct": 85.0, "loader_saturated_share": 0.1, "loader_bound": False},
+    ]
+    compare_report.loader_chart(tmp_path / "loader_cpu.png", ["fork", "thread"], results)
+    line, _ = drawn["hline"]
+    for bar, result in zip(drawn["bars"], results, strict=True):
+        assert (bar.value >= line) == result["loader_bound"], (bar, line)
+
+
+def test_a_headless_run_measures_from_the_end_of_the_ramp(
+    start_server: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """Two users started at one a second: the figures start once both run, not during the ramp."""
+    server = start_server("asyncio")
+    spec = LocustRun(
+        host=server.url,
+        classes=["HelloUser"],
+        users=2,
+        spawn_rate=1,
+        run_time="4s",
+        out_dir=tmp_path,
+        extra=["--think-ms", "20"],
+    )
+    proc = subprocess.run(spec.command(), capture_output=True, text=True, timeout=90, cwd=ROOT)
+    assert proc.returncode == 0, explain(proc, tmp_path)
+    log = (tmp_path / "locust.log").read_text().splitlines()
+    spawned = next(line for line in log if "All users spawned" in line)
+    started = next(line for line in log if "Ramping to" in line)
+
+    def at(line: str) -> float:
+        stamp = line[1 : line.index("]")]  # [2026-12-05 21:05:15,754]
+        return time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S")) + int(stamp[20:]) / 1000
+
+    assert at(spawned) - at(started) >= 0.9  # there was a ramp
+    entries = json.loads((tmp_path / "stats.json").read_text())
+    assert min(entry["start_time"] for entry in entries) >= at(spawned) - 0.2
