@@ -1,4 +1,4 @@
-"""The web UI's class picker starts with the classes this run was given, the others unticked.
+"""The web UI's class picker starts with the classes this run was given ticked, the others offered.
 
 ``iomodels locust`` starts Locust with ``--class-picker`` (every user class of
 the locustfile may be chosen in the start form) and names the classes that fit
@@ -6,17 +6,43 @@ the target (``WebsiteUser`` for HTTP, ``EchoUser`` for echo, or ``--classes``)
 at the end of its command line, Locust's documented way to pick user classes.
 Locust 2.x's picker ignores that choice and ticks every class, so pressing
 Start against an HTTP server would also run ``EchoUser`` (raw bytes, all
-failing). Locust seeds the ticks from the ``available_user_classes`` template
-argument and lists the rows from ``users``: this plugin narrows the first to
-the run's classes and leaves the second whole, so every class is still offered.
-(The picker's "select all" box then selects the run's classes.)
+failing). The picker seeds its ticks and its "select all" box from the same
+template argument (``available_user_classes``): narrowing it would tick the
+select-all box with one class of five, and make it select that one only. So
+the argument stays whole and a small script (:data:`UNTICK_SCRIPT`, added to
+the page) unticks the other classes each time a picker appears, through the
+picker's own click handler: the select-all box then shows "some" and selects
+every class.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from locust import events
+
+MARK = "data-iomodels-picked"
+
+#: unticks, once per picker shown, every ticked class the run was not given
+UNTICK_SCRIPT = """(() => {
+  const keep = new Set(%s);
+  function untick() {
+    for (const row of document.querySelectorAll("tbody tr")) {
+      const cells = row.querySelectorAll("td");
+      const box = row.querySelector("input[type=checkbox]");
+      if (cells.length < 2 || !box || row.closest("table").hasAttribute("%s")) continue;
+      const name = cells[1].textContent;
+      if (!keep.has(name)) { if (box.checked) box.click(); }
+    }
+    for (const table of document.querySelectorAll("table")) {
+      if (table.querySelector("tbody input[type=checkbox]")) table.setAttribute("%s", "");
+    }
+  }
+  new MutationObserver(untick).observe(document.documentElement, {childList: true, subtree: true});
+  untick();
+})();
+"""
 
 
 def selected_class_names(environment: Any) -> list[str]:
@@ -25,21 +51,30 @@ def selected_class_names(environment: Any) -> list[str]:
     return sorted(by_class[cls] for cls in environment.user_classes if cls in by_class)
 
 
-def narrow_initial_selection(web_ui: Any, environment: Any) -> None:
-    """Make the picker's first ticks the run's classes, each time the page is rendered."""
-    update = web_ui.update_template_args
+def untick_script(classes: list[str]) -> str:
+    """The page's script for a run of ``classes``."""
+    return UNTICK_SCRIPT % (json.dumps(classes), MARK, MARK)
 
-    def update_template_args() -> None:
-        update()
+
+def add_untick_script(web_ui: Any, environment: Any) -> None:
+    """Add the script to the web UI's page (only when the run was given some of the classes)."""
+    from flask import Response, request
+
+    @web_ui.app.after_request
+    def add_script(response: Response) -> Response:
         selected = selected_class_names(environment)
-        if selected and web_ui.template_args.get("available_user_classes"):
-            web_ui.template_args["available_user_classes"] = selected
-
-    web_ui.update_template_args = update_template_args
-    update_template_args()
+        offered = environment.available_user_classes or {}
+        if not selected or len(selected) == len(offered):
+            return response
+        if (request.endpoint or "").endswith("index") and response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            tag = f'<script id="iomodels-picker">{untick_script(selected)}</script>'
+            if 'id="iomodels-picker"' not in page:
+                response.set_data(page.replace("</body>", tag + "</body>", 1))
+        return response
 
 
 @events.init.add_listener
 def on_init(environment: Any, **_: Any) -> None:
     if environment.web_ui is not None:
-        narrow_initial_selection(environment.web_ui, environment)
+        add_untick_script(environment.web_ui, environment)

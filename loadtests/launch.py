@@ -23,7 +23,7 @@ from servers.launcher import ServerProcess
 logger = logging.getLogger(__name__)
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-HTTP_CLASSES = ["WebsiteUser", "HelloUser", "IoUser", "CpuUser"]
+HTTP_CLASSES = ["WebsiteUser", "HelloUser", "IoUser", "CpuUser", "DbUser"]
 ALL_CLASSES = [*HTTP_CLASSES, "EchoUser"]
 
 

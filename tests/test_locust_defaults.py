@@ -93,10 +93,13 @@ def template_args(page: str) -> dict[str, Any]:
 def test_the_picker_ticks_the_protocols_class_and_offers_the_others(
     web_ui: Callable[[str, str], str], protocol: str, host: str
 ) -> None:
-    args = template_args(fetch(web_ui(host, protocol)))
+    page = fetch(web_ui(host, protocol))
+    args = template_args(page)
     assert args["show_userclass_picker"] is True
-    assert args["available_user_classes"] == default_classes(protocol)  # the first ticks
-    assert sorted(args["users"]) == sorted(ALL_CLASSES)  # every class is a row of the picker
+    # every class is offered (and "select all" selects them all); the script unticks the others
+    assert sorted(args["available_user_classes"]) == sorted(ALL_CLASSES)
+    assert sorted(args["users"]) == sorted(ALL_CLASSES)
+    assert f"const keep = new Set({json.dumps(default_classes(protocol))})" in page
 
 
 # -- the final CSV ----------------------------------------------------------------------------
@@ -172,6 +175,13 @@ def test_the_browser_shows_only_websiteuser_ticked(
         lambda: (t := picker_ticks(browser)) and len(t) == len(ALL_CLASSES) and t, 30
     )
     assert ticks == {name: name == "WebsiteUser" for name in ALL_CLASSES}
+    # the select-all box says "some" (1 of 5), not "all", and selects every class
+    select_all = browser.find_element("css selector", "thead input[type=checkbox]")
+    assert not select_all.is_selected()
+    assert select_all.get_attribute("data-indeterminate") == "true"
+    select_all.click()
+    ticks = wait_until(lambda: (t := picker_ticks(browser)) and all(t.values()) and t, 10)
+    assert ticks == dict.fromkeys(ALL_CLASSES, True)
 
 
 def test_the_server_tab_draws_its_charts_live(
