@@ -141,6 +141,8 @@ def test_a_server_that_cannot_start_is_reported_by_its_own_error(tmp_path: Path)
         "--server-arg=--host=192.0.2.1",
         "--duration",
         "1s",
+        "--users",
+        "2",
         "--results-dir",
         str(tmp_path / "results"),
     )
