@@ -51,6 +51,15 @@ def ramp_too_long(args: argparse.Namespace) -> str:
     )
 
 
+def target_url(text: str) -> str:
+    """A running server's URL with its scheme (``http://HOST:PORT``, ``echo://HOST:PORT``)."""
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no scheme: use http://{text} (or echo://{text} with --protocol echo)"
+        )
+    return text
+
+
 def positive_rate(text: str) -> float:
     """Users started per second: a number above 0."""
     try:
@@ -74,6 +83,7 @@ def add_scenario_args(parser: argparse.ArgumentParser, *, model: bool = True) ->
         )
         parser.add_argument(
             "--host",
+            type=target_url,
             default="",
             help="aim at this running server (http://HOST:PORT) instead of starting one (default: start one)",
         )

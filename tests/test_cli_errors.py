@@ -194,6 +194,13 @@ def test_a_run_no_longer_than_its_ramp_is_refused(command: str, tmp_path: Path) 
     assert list(tmp_path.iterdir()) == []  # refused before any server or result directory
 
 
+@pytest.mark.parametrize("command", ["loadtest", "locust"])
+def test_a_host_without_a_scheme_is_refused(command: str, tmp_path: Path) -> None:
+    proc = iomodels(command, "--host", "127.0.0.1:8000", cwd=tmp_path)
+    assert_one_line_error(proc, "'127.0.0.1:8000' has no scheme: use http://127.0.0.1:8000")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_max_connections_zero_is_refused() -> None:
     assert_one_line_error(iomodels("serve", "--max-connections", "0"), "at least 1")
 
