@@ -14,7 +14,7 @@ from clients.bench.claims import Claim, judge
 from clients.bench.harness import Options, build_jobs, run_job, summarize_idle
 from clients.bench.measures import MEASURES, Results, add_ratios
 from clients.bench.placement import parse_cpus, plan
-from clients.bench.records import IdleStep, Latency, Probe, Run, Verdict, WrkFigures
+from clients.bench.records import Experiments, IdleStep, Latency, Probe, Run, Verdict, WrkFigures
 from clients.bench.render import ordered, worker_placement
 from clients.bench.results import render_results, write_all
 from clients.bench.workloads import select
@@ -273,7 +273,7 @@ def test_shared_state_verdict_reads_both_runs() -> None:
     claim = CLAIMS_BY_ID["shared-counter"]
 
     def shared_state_verdict(doc: dict) -> Verdict | None:
-        return MEASURES[claim.measure](claim, Results({"shared_counter": doc}, []))
+        return MEASURES[claim.measure](claim, Results({}, [], Experiments(shared_state=doc)))
 
     doc = {
         "unlocked": {"threads": 4, "updates": 10, "expected": 40, "lost": 25, "seconds": 0.01},

@@ -6,15 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from clients.bench import experiments
 from clients.bench.claims import Claim, judge
+from clients.bench.experiments import EXPERIMENTS
 from clients.bench.harness import Options, build_jobs, server_args
 from clients.bench.measures import MEASURES, Results, curve
 from clients.bench.placement import Placement
 from clients.bench.records import (
+    Experiments,
     ForkCost,
     ForkSize,
     HandOver,
@@ -75,9 +79,8 @@ def test_cpu_sweep_gives_process_models_workers_and_thread_models_clients() -> N
     assert built[("thread", 8)].params.connections == 8 and server_args(built[("thread", 8)]) == []
 
 
-def test_gil_switch_is_a_probe_then_thread_servers_at_each_interval() -> None:
-    probe, *servers = jobs("gil-switch")
-    assert probe.target is None and probe.title == "gil-switch probe"
+def test_gil_switch_runs_thread_servers_at_each_interval() -> None:
+    servers = jobs("gil-switch")
     assert [(j.target.name, j.params.x) for j in servers if j.target.name == "thread"] == [
         ("thread", 0.5),
         ("thread", 5),
@@ -85,7 +88,7 @@ def test_gil_switch_is_a_probe_then_thread_servers_at_each_interval() -> None:
     ]
     assert server_args(servers[0])[-2:] == ["--switch-interval", "0.5"]
     assert servers[0].params.background.startswith("/cpu?n=")
-    assert [j.target for j in jobs("fork-cost")] == [None]  # a probe only
+    assert "fork-cost" not in WORKLOADS and "fork-cost" in EXPERIMENTS  # beside the matrix
 
 
 # -- verdicts read from curves ----------------------------------------------------------------
@@ -110,8 +113,8 @@ def curve_claim(text: str, workload: str, measure: str, model: str, versus=None,
     return Claim(text, text, workload, model, measure, versus=versus, **more)
 
 
-def checked(claim: Claim, runs: list[Run]):
-    return MEASURES[claim.measure](claim, Results({}, runs))
+def checked(claim: Claim, runs: list[Run], found: Experiments | None = None):
+    return MEASURES[claim.measure](claim, Results({}, runs, found or Experiments()))
 
 
 GROWTH = curve_claim("grows", "conn-sweep", "growth", "thread", "uvloop", at=1000, base=10, low=1.2)
@@ -181,7 +184,7 @@ def test_speedup_and_cores_of_c_code() -> None:
     assert cores.holds is True and cores.measured == "1.88 cores"
 
 
-def gil_probe(median_ms: float, bytecodes: float) -> Run:
+def gil_probe(median_ms: float, bytecodes: float) -> Experiments:
     steps = [
         HandOver(0.5, 400, 0.51, 0.9, bytecodes / 10),
         HandOver(5.0, 200, median_ms, 5.4, bytecodes),
@@ -190,18 +193,18 @@ def gil_probe(median_ms: float, bytecodes: float) -> Run:
     probe = HandOvers(
         default_interval_ms=5.0, bytecodes_per_iteration=11.0, steps=steps, own_cpus=True
     )
-    return Run("cpython", "gil-switch", handovers=probe)
+    return Experiments(gil_switch=probe)
 
 
 def test_the_hundred_bytecodes_claim_is_outdated_with_the_figures() -> None:
     claim = curve_claim("100", "gil-switch", "handover", "cpython")
-    verdict = checked(claim, [gil_probe(5.02, 2_000_000)])
+    verdict = checked(claim, [], gil_probe(5.02, 2_000_000))
     assert verdict.holds is False and verdict.label == "outdated"
     assert "5.02 ms (median; p99 5.40 ms)" in verdict.measured
     assert (
         "about 2,000,000 bytecodes" in verdict.measured and "at 50 ms: 50.20 ms" in verdict.measured
     )
-    assert checked(claim, [gil_probe(0.001, 110)]).label == "holds"
+    assert checked(claim, [], gil_probe(0.001, 110)).label == "holds"
 
 
 def test_switch_latency_and_fork_size_read_their_runs() -> None:
@@ -216,8 +219,8 @@ def test_switch_latency_and_fork_size_read_their_runs() -> None:
         ForkSize("bare", 12.0, 50, 0.3, 0.1, 60.0),
         ForkSize("big", 150.0, 50, 3.6, 1.4, 216.0),
     ]
-    fork = Run("fork", "fork-cost", fork_cost=ForkCost(sizes))
-    verdict = checked(curve_claim("size", "fork-cost", "fork_size", "fork", low=2.0), [fork])
+    fork = Experiments(fork_cost=ForkCost(sizes))
+    verdict = checked(curve_claim("size", "fork-cost", "fork_size", "fork", low=2.0), [], fork)
     assert verdict.holds is True and verdict.measured.startswith("12.0x: 0.30 ms at 12.0 MiB")
 
 
@@ -230,27 +233,41 @@ def test_curve_runs_sort_by_point_and_skip_failures() -> None:
 # -- records and reports ----------------------------------------------------------------------
 
 
-def test_probe_and_curve_records_survive_json() -> None:
-    runs = [gil_probe(5.0, 1e6), point("thread", "conn-sweep", 1000, 50.0, refused=3, conn_kib=9.5)]
-    runs.append(Run("fork", "fork-cost", fork_cost=ForkCost([ForkSize("a", 1.0, 2, 0.3, 0.1, 60)])))
+def test_experiment_and_curve_records_survive_json(tmp_path: Path) -> None:
+    runs = [point("thread", "conn-sweep", 1000, 50.0, refused=3, conn_kib=9.5)]
     again = [Run.from_dict(json.loads(json.dumps(r.to_dict()))) for r in runs]
     assert again == runs
+    found = gil_probe(5.0, 1e6)
+    found.fork_cost = ForkCost([ForkSize("a", 1.0, 2, 0.3, 0.1, 60)])
+    write_experiments(tmp_path, found)
+    assert experiments.load(tmp_path) == found
+
+
+def write_experiments(folder: Path, found: Experiments) -> None:
+    """Write the files the experiments' mains would have written into ``folder``."""
+    if found.gil_switch is not None:
+        experiments.write(str(folder), "gil_switch", asdict(found.gil_switch))
+    if found.fork_cost is not None:
+        experiments.write(str(folder), "fork_cost", asdict(found.fork_cost))
+    for name, why in found.failed.items():
+        (folder / EXPERIMENTS[name].file).write_text(json.dumps({"failed": why}))
 
 
 def test_report_has_curve_tables_charts_and_verdicts(tmp_path: Path) -> None:
     runs = [
         point("uvloop", "conn-sweep", 10, 20.0, conn_kib=None),
-        point("uvloop", "conn-sweep", 1000, 18.0, conn_kib=0.5, ideal_rps=10_000.0,
-              efficiency=0.95),
+        point(
+            "uvloop", "conn-sweep", 1000, 18.0, conn_kib=0.5, ideal_rps=10_000.0, efficiency=0.95
+        ),
         point("thread", "conn-sweep", 10, 40.0),
         point("thread", "conn-sweep", 1000, 90.0, conn_kib=60.0),
         point("fork", "conn-sweep", 1000, 200.0, refused=40),
-        gil_probe(5.0, 2e6),
         point("thread", "gil-switch", 5, 100.0, background_rps=30.0),
-        Run("fork", "fork-cost", fork_cost=ForkCost([ForkSize("bare", 12.0, 50, 0.3, 0.1, 60),
-                                                     ForkSize("big", 50.0, 50, 1.6, 0.5, 216,
-                                                              31.0, 8400)])),
-    ]  # fmt: skip
+    ]
+    found = gil_probe(5.0, 2e6)
+    found.fork_cost = ForkCost([ForkSize("bare", 12.0, 50, 0.3, 0.1, 60),
+                                ForkSize("big", 50.0, 50, 1.6, 0.5, 216, 31.0, 8400)])  # fmt: skip
+    write_experiments(tmp_path, found)
     report, checked_ = write_all(tmp_path, {"cpu_ms": 5.0}, runs, [], charts=True)
     text = report.read_text()
     for section in ("## conn-sweep", "## gil-switch", "## fork-cost"):
@@ -277,24 +294,26 @@ def test_report_has_curve_tables_charts_and_verdicts(tmp_path: Path) -> None:
     assert "point" in csv_head and "refused" in csv_head and "server_minflt_per_req" in csv_head
 
 
-def test_failed_probe_and_failed_point_are_shown(tmp_path: Path) -> None:
+def test_failed_experiment_and_failed_point_are_shown(tmp_path: Path) -> None:
+    write_experiments(
+        tmp_path, Experiments(failed={"fork-cost": "clients.bench.fork_cost exited 1: boom"})
+    )
     runs = [
-        Run("fork", "fork-cost", failed="clients.bench.fork_cost exited 1: boom", flagged=True),
         point("thread", "cpu-c", 1, 2500.0),
         Run("thread", "cpu-c", point=4, failed="server did not start", flagged=True),
     ]
     report, _ = write_all(tmp_path, {"cpu_ms": 5.0}, runs, [], charts=False)
     text = report.read_text()
-    assert "> fork probe failed: clients.bench.fork_cost exited 1: boom" in text
+    assert "> fork-cost experiment failed: clients.bench.fork_cost exited 1: boom" in text
     assert "| thread ⚠ | failed: server did not start |" in text
-    assert "probe failed: server did not start" not in text
+    assert "experiment failed: server did not start" not in text
 
 
 def test_every_claimed_workload_exists() -> None:
     from clients.bench.claims import CLAIMS
 
     for claim in CLAIMS:
-        assert claim.workload in WORKLOADS or claim.measure == "shared_counter", claim.id
+        assert claim.workload in WORKLOADS or claim.workload in EXPERIMENTS, claim.id
         assert claim.measure in MEASURES, claim.id
     assert len({claim.id for claim in CLAIMS}) == len(CLAIMS)
 
@@ -308,6 +327,18 @@ def probe(module: str, *args: str) -> dict:
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
+
+
+def test_an_experiment_writes_its_file_into_the_run_folder(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "clients.bench.shared_state", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    found = experiments.load(tmp_path)
+    assert found.shared_state is not None and found.shared_state["locked"]["lost"] == 0
 
 
 def test_gil_switch_probe_sees_hand_overs_between_two_threads() -> None:

@@ -27,6 +27,7 @@ from clients.bench.claims_zh import (
     judge,
     write_page,
 )
+from clients.bench.experiments import EXPERIMENTS
 from clients.bench.workloads import WORKLOADS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -57,7 +58,7 @@ def test_every_row_names_what_exists() -> None:
         for chart in row.charts:
             name = chart.removeprefix(CRAWL_CHART)
             assert chart.startswith(CRAWL_CHART) or re.search(
-                "|".join(map(re.escape, WORKLOADS)), name
+                "|".join(map(re.escape, [*WORKLOADS, *EXPERIMENTS])), name
             ), row.id
     ids = [row.id for row in ARTICLE_CLAIMS]
     assert len(ids) == len(set(ids))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -63,40 +64,42 @@ def test_an_unknown_model_is_one_line_and_exit_2() -> None:
     assert "unknown model(s) coroutines" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_the_bench_judges_and_shows_the_counts() -> None:
+def test_the_bench_judges_and_shows_the_counts(tmp_path: Path) -> None:
+    from clients.bench import experiments
     from clients.bench.claims import judge
     from clients.bench.measures import Results
-    from clients.bench.records import Run, SyscallFigures
+    from clients.bench.records import Experiments, SyscallFigures
     from clients.bench.render import syscalls_table
 
-    def counted(model: str, echo: float, hello: float) -> Run:
-        figures = SyscallFigures(
-            2000, {"echo-1k": echo, "hello": hello}, {"echo-1k": ["read 1.00"]}
-        )
-        return Run(model=model, workload="syscalls", syscalls=figures)
+    def counted(echo: float, hello: float) -> SyscallFigures:
+        return SyscallFigures(2000, {"echo-1k": echo, "hello": hello}, {"echo-1k": ["read 1.00"]})
 
-    runs = [counted("uvloop", 2.1, 2.0), counted("iouring", 0.6, 0.2)]
-    restored = [Run.from_dict(r.to_dict()) for r in runs]  # results.json and back
-    checked = {v.claim: v for v in judge(Results({}, restored))}
+    found = Experiments(syscalls={"uvloop": counted(2.1, 2.0), "iouring": counted(0.6, 0.2)})
+    experiments.write(str(tmp_path), "syscalls", {m: asdict(f) for m, f in found.syscalls.items()})
+    restored = experiments.load(tmp_path)  # syscalls.json and back
+    assert restored == found
+    checked = {v.claim: v for v in judge(Results({}, [], restored))}
     echo = checked["syscalls: iouring system calls per echoed message vs uvloop's"]
     assert echo.holds is True and "0.29x" in echo.measured
     assert checked["syscalls: iouring system calls per hello request vs uvloop's"].holds is None
-    header, rows = syscalls_table(restored)
+    header, rows = syscalls_table(restored.syscalls)
     assert rows[1][:3] == ["iouring", "0.60", "0.20"] and rows[0][3] == "read 1.00"
-    runs[1].syscalls = SyscallFigures(2000, {"echo-1k": 1.5, "hello": 1.0})
-    assert not next(v for v in judge(Results({}, runs)) if v.claim == echo.claim).holds
+    found.syscalls["iouring"] = SyscallFigures(2000, {"echo-1k": 1.5, "hello": 1.0})
+    assert not next(v for v in judge(Results({}, [], found)) if v.claim == echo.claim).holds
 
 
 def test_the_syscalls_charts_show_the_counts_not_an_empty_throughput(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from clients.bench.charts import draw_all
-    from clients.bench.records import Run, SyscallFigures
+    from clients.bench.records import Experiments, SyscallFigures
 
-    runs = [
-        Run(model=m, workload="syscalls", syscalls=SyscallFigures(2000, {"echo-1k": e, "hello": h}))
-        for m, e, h in (("uvloop", 2.1, 2.0), ("iouring", 0.2, 0.04))
-    ]
-    drawn = draw_all(runs, tmp_path)
+    found = Experiments(
+        syscalls={
+            m: SyscallFigures(2000, {"echo-1k": e, "hello": h})
+            for m, e, h in (("uvloop", 2.1, 2.0), ("iouring", 0.2, 0.04))
+        }
+    )
+    drawn = draw_all([], tmp_path, found)
     names = sorted(p.name for p in drawn["syscalls"])
     assert names == ["syscalls-echo-1k.png", "syscalls-hello.png"]
     assert not (tmp_path / "throughput-syscalls.png").exists()

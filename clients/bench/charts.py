@@ -1,8 +1,8 @@
 """The bench's PNG charts: per workload, the figures of its table, in the table's order.
 
 A workload of one point per server gets bars and percentiles; a curve gets a
-line per model over its axis (:func:`curve_charts`), and a probe the chart of
-its own figures.
+line per model over its axis (:func:`curve_charts`), and an experiment the chart
+of its record.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from clients.bench.measures import curve
-from clients.bench.records import Run
+from clients.bench.records import Experiments, Run
 from clients.bench.render import ordered
 from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.charts import Bar, bar_chart, line_chart, percentile_chart
@@ -36,19 +36,19 @@ def throughput_bars(rows: Sequence[Run]) -> list[Bar]:
     return [Bar(r.model, r.rps, r.loader_bound, r.wrk.rps if r.wrk else None) for r in rows]
 
 
-def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
-    """Every chart the runs allow, by workload; returns the files written."""
+def draw_all(
+    runs: Sequence[Run], out_dir: Path, experiments: Experiments | None = None
+) -> dict[str, list[Path]]:
+    """Every chart the runs and the experiments allow, by workload (or experiment); the files written."""
+    found = experiments or Experiments()
     drawn: dict[str, list[Path]] = {}
     for workload in dict.fromkeys(r.workload for r in runs if r.ok):
         paths = drawn.setdefault(workload, [])
         known = WORKLOADS.get(workload)
-        if known is not None and (known.curve or known.probe):
-            paths += curve_charts(workload, runs, out_dir)
+        if known is not None and known.curve:
+            paths += curve_charts(workload, runs, out_dir, found)
             continue
         rows = [r for r in ordered(workload, runs) if r.ok]
-        if workload == "syscalls":  # counted, never timed: calls per request are its only figures
-            paths += _syscall_charts(rows, out_dir)
-            continue
         cpu = [Bar(r.model, r.server_cpu_us_per_req) for r in rows]
         if workload != "idle":
             paths.append(_throughput(workload, rows, out_dir))
@@ -108,6 +108,12 @@ def draw_all(runs: Sequence[Run], out_dir: Path) -> dict[str, list[Path]]:
                     "MiB",
                 )
             )
+    if found.gil_switch is not None and "gil-switch" not in drawn:
+        drawn["gil-switch"] = [_gil_chart(runs, out_dir, found)]
+    if found.syscalls:  # counted, never timed: calls per request are its only figures
+        drawn["syscalls"] = _syscall_charts(found, out_dir)
+    if found.fork_cost is not None:
+        drawn["fork-cost"] = [_fork_chart(found, out_dir)]
     return drawn
 
 
@@ -115,13 +121,11 @@ REFUSES = "hollow: refuses some connections there (503 at its cap)"
 HELD = "GIL held by one of two spinning threads (median)"
 
 
-def _syscall_charts(rows: Sequence[Run], out_dir: Path) -> list[Path]:
+def _syscall_charts(found: Experiments, out_dir: Path) -> list[Path]:
     """System calls per echoed message and per hello request: the syscalls table's two columns."""
     paths = []
     for counted, unit in (("echo-1k", "message"), ("hello", "request")):
-        bars = [
-            Bar(r.model, r.syscalls.per_request.get(counted) if r.syscalls else None) for r in rows
-        ]
+        bars = [Bar(model, f.per_request.get(counted)) for model, f in found.syscalls.items()]
         if any(b.value is not None for b in bars):
             paths.append(
                 bar_chart(
@@ -161,8 +165,10 @@ def _cores(runs: Sequence[Run], workload: str) -> int | None:
     return len(placed.server_cpus) if placed else None
 
 
-def curve_charts(workload: str, runs: Sequence[Run], out_dir: Path) -> list[Path]:
-    """The charts of a curve workload or a probe."""
+def curve_charts(
+    workload: str, runs: Sequence[Run], out_dir: Path, found: Experiments | None = None
+) -> list[Path]:
+    """The charts of a curve workload (gil-switch's with the experiment's hand-overs beside)."""
     known = WORKLOADS[workload]
     ticks = known.points
     if workload == "conn-sweep":
@@ -214,18 +220,16 @@ def curve_charts(workload: str, runs: Sequence[Run], out_dir: Path) -> list[Path
                        hline=(1.0, "one core")),
         ]  # fmt: skip
     if workload == "gil-switch":
-        return [_gil_chart(runs, out_dir)]
-    if workload == "fork-cost":
-        return [_fork_chart(runs, out_dir)]
+        return [_gil_chart(runs, out_dir, found or Experiments())]
     return []
 
 
-def _gil_chart(runs: Sequence[Run], out_dir: Path) -> Path:
+def _gil_chart(runs: Sequence[Run], out_dir: Path, found: Experiments) -> Path:
     """GET / p99 of each thread model by switch interval, beside how long a thread holds the GIL."""
     series = _series(
         "gil-switch", runs, lambda r: r.latency_ms.get("p99") if r.latency_ms else None
     )
-    probe = next((r.handovers for r in runs if r.workload == "gil-switch" and r.handovers), None)
+    probe = found.gil_switch
     if probe is not None:
         steps = probe.steps
         series[HELD] = ([s.interval_ms for s in steps], [s.median_ms for s in steps])
@@ -241,8 +245,8 @@ def _gil_chart(runs: Sequence[Run], out_dir: Path) -> Path:
     )
 
 
-def _fork_chart(runs: Sequence[Run], out_dir: Path) -> Path:
-    cost = next((r.fork_cost for r in runs if r.workload == "fork-cost" and r.fork_cost), None)
+def _fork_chart(found: Experiments, out_dir: Path) -> Path:
+    cost = found.fork_cost
     sizes = sorted(cost.sizes, key=lambda s: s.rss_mib) if cost else []
     rss = [s.rss_mib for s in sizes]
     return line_chart(

@@ -29,7 +29,8 @@ class Claim:
         workload: the workload whose runs answer it.
         model: the run (or curve, or experiment) measured.
         measure: a key of :data:`clients.bench.measures.MEASURES`: how it is read.
-        figure: ``figure`` measure: a key of :data:`clients.bench.measures.FIGURES`.
+        figure: ``figure`` measure: a key of :data:`clients.bench.measures.FIGURES`;
+            ``syscalls``: the counting (``echo-1k`` or ``hello``).
         versus: a second run (curve) on the same workload: the figure is compared with its own.
         against: a second figure of the same run to compare with (a prediction).
         compare: ``"ratio"`` (model / versus) or ``"minus"`` (model - versus).
@@ -59,7 +60,7 @@ class Claim:
     @property
     def judged(self) -> bool:
         """It has a target to hold (not a figure it only reports)."""
-        if self.measure == "figure":
+        if self.measure in ("figure", "syscalls"):
             return self.low is not None or self.high is not None
         return not self.expect
 
@@ -157,9 +158,9 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     # io_uring: told when the IO has completed, many operations per system call
     Claim("syscalls-iouring-echo", "syscalls: iouring system calls per echoed message vs uvloop's",
-          "syscalls", "iouring", figure="syscalls_echo", versus="uvloop", high=0.5),
+          "syscalls", "iouring", "syscalls", figure="echo-1k", versus="uvloop", high=0.5),
     Claim("syscalls-iouring-hello", "syscalls: iouring system calls per hello request vs uvloop's",
-          "syscalls", "iouring", figure="syscalls_hello", versus="uvloop", expect="report"),
+          "syscalls", "iouring", "syscalls", figure="hello", versus="uvloop", expect="report"),
     Claim("echo-1k-iouring-cpu-vs-uvloop", "echo-1k: iouring CPU us/msg vs uvloop's", "echo-1k",
           "iouring", figure="cpu_us", versus="uvloop", high=1.0),
     # the message loop by hand and coroutines by yield, against asyncio
@@ -220,9 +221,9 @@ CLAIMS: tuple[Claim, ...] = (
     # fork-cost: "creating a process is costly", and more so from a larger parent
     Claim("fork-cost-size", "fork-cost: a fork costs more the larger the parent", "fork-cost", "fork",
           "fork_size", low=2.0),
-    # threads share variables (the machine block's shared counter, measured before the matrix)
-    Claim("shared-counter", "threads share variables: a shared counter needs threading.Lock", "",
-          "thread", "shared_counter"),
+    # threads share variables (the shared-state experiment)
+    Claim("shared-counter", "threads share variables: a shared counter needs threading.Lock",
+          "shared-state", "thread", "shared_counter"),
 )  # fmt: skip
 
 CLAIMS_BY_ID: dict[str, Claim] = {claim.id: claim for claim in CLAIMS}

@@ -31,7 +31,7 @@ from clients.bench.article import (
 )
 from clients.bench.claims import CLAIMS_BY_ID
 from clients.bench.measures import index
-from clients.bench.records import Key, Run, Verdict, key
+from clients.bench.records import Experiments, Key, Run, Verdict, key
 from clients.bench.results import check, load
 from clients.crawl.claims import (
     CrawlVerdict,
@@ -82,6 +82,7 @@ class Evidence:
     machine: dict[str, Any]
     runs: list[Run]
     verdicts: dict[str, Verdict]
+    experiments: Experiments
     crawl: dict[str, Any] | None = None
     by: dict[Key, Run] = field(init=False)
 
@@ -91,10 +92,10 @@ class Evidence:
     @classmethod
     def read(cls, results_dir: Path, crawl_dir: Path | None = None) -> Evidence:
         """The bench run of ``results_dir`` (verdicts checked again) and the crawl-bench run of ``crawl_dir``."""
-        machine, runs, _ = load(results_dir)
-        verdicts = {v.id: v for v in check(machine, runs)}
+        machine, runs, _, found = load(results_dir)
+        verdicts = {v.id: v for v in check(machine, runs, found)}
         crawl = json.loads((crawl_dir / "results.json").read_text()) if crawl_dir else None
-        return cls(machine, runs, verdicts, crawl)
+        return cls(machine, runs, verdicts, found, crawl)
 
 
 # -- facts: figures of a results file that no bench claim names ------------------------------
@@ -107,7 +108,7 @@ def _posix_threads(ev: Evidence) -> Fact | None:
 
 
 def _shared_counter(ev: Evidence) -> Fact | None:
-    doc = ev.machine.get("shared_counter")
+    doc = ev.experiments.shared_state
     if not doc:
         return None
     free, locked = doc["unlocked"], doc["locked"]
@@ -213,7 +214,9 @@ def judge(row: ArticleClaim, ev: Evidence) -> Judged:
         any(v is None for v in verdicts)
         or any(f is None for f in facts)
         or any(
-            v is not None and CLAIMS_BY_ID[v.id].measure == "figure" and v.result is None
+            v is not None
+            and CLAIMS_BY_ID[v.id].measure in ("figure", "syscalls")
+            and v.result is None
             for v in verdicts
         )
     )
@@ -353,7 +356,11 @@ def _draw_charts(page: Path, ev: Evidence, judged: Sequence[Judged]) -> dict[str
     folder = page.with_suffix("")
     links: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        drawn = {p.name: p for paths in draw_all(ev.runs, Path(scratch)).values() for p in paths}
+        drawn = {
+            p.name: p
+            for paths in draw_all(ev.runs, Path(scratch), ev.experiments).values()
+            for p in paths
+        }
         if ev.crawl is not None and any(name.startswith(CRAWL_CHART) for name in wanted):
             from clients.crawl.report import chart
 

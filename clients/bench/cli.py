@@ -28,6 +28,7 @@ QUICK_WARMUP = 0.3
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from clients.bench.experiments import EXPERIMENTS
     from clients.bench.targets import MODELS, TARGETS
     from clients.bench.workloads import WORKLOADS
 
@@ -39,7 +40,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=list(MODELS),
         help="models and reference servers to measure, in order",
     )
-    add_names_argument(parser, "--workloads", WORKLOADS, "workload", help="workloads to run")
+    add_names_argument(
+        parser,
+        "--workloads",
+        dict.fromkeys([*WORKLOADS, *EXPERIMENTS]),
+        "workload",
+        help="workloads and experiments to run (shared-state always runs: it takes 0.3 s)",
+    )
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds measured per run (default 10)"
     )
@@ -96,10 +103,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
     """The run's options, and the notes its report opens with (what it will leave out and why)."""
     from clients.bench import wrk
+    from clients.bench.experiments import EXPERIMENTS
     from clients.bench.harness import Options
     from clients.bench.placement import parse_cpus
     from clients.bench.targets import MODELS
-    from clients.bench.workloads import IDLE_STEPS, IDLE_STEPS_QUICK, select
+    from clients.bench.workloads import IDLE_STEPS, IDLE_STEPS_QUICK, WORKLOADS
 
     models = list(args.models) or list(MODELS)
     duration = (
@@ -123,9 +131,11 @@ def options_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
         notes.append(
             "one CPU only: server and loader share it, so throughput figures are pessimistic"
         )
+    named = list(args.workloads)
     opts = Options(
         models=models,
-        workloads=select(" ".join(args.workloads)),
+        workloads=[WORKLOADS[n] for n in named if n in WORKLOADS],
+        experiments=[n for n in EXPERIMENTS if n in named or n == "shared-state"],
         duration=duration,
         warmup=warmup,
         quick=args.quick,
@@ -193,7 +203,7 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
 
     from rich.console import Console
 
-    from clients.bench import harness, machine, shared_state
+    from clients.bench import experiments, harness, machine
     from clients.bench.placement import plan
     from clients.bench.results import new_dir, write_all
     from common.fd_limit import raise_fd_limit
@@ -201,10 +211,9 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
     console = Console(stderr=True, soft_wrap=True)  # piped: plain lines, never wrapped
     raise_fd_limit()  # servers inherit it: the idle workload needs 10,000+ sockets
     opts = dataclasses.replace(opts, cpu_n=harness.calibrate_cpu_n())
-    shared_counter = (
-        shared_state.measure()
-    )  # threads and a shared variable, with and without a lock
     jobs = harness.build_jobs(opts, notes)
+    chosen = [experiments.EXPERIMENTS[name] for name in opts.experiments]
+    chosen = [e for e in chosen if not e.models or set(e.models) & set(opts.models)]
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
     info = machine.describe()
@@ -218,18 +227,35 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
             "quick": opts.quick,
             "cpu_n": opts.cpu_n,
             "cpu_ms": _cpu_ms(opts.cpu_n),
-            "shared_counter": shared_counter,
             "models": list(opts.models),
             "workloads": [w.name for w in opts.workloads],
         }
     )
     out = new_dir(Path(args.out))
     total = sum(harness.estimate(j, opts) for j in jobs)
-    console.print(f"{len(jobs)} runs, about {total / 60:.1f} min; results in {out}/")
+    total += sum(e.seconds[opts.quick] for e in chosen)
+    console.print(
+        f"{len(jobs)} runs and {len(chosen)} experiments, about {total / 60:.1f} min; "
+        f"results in {out}/"
+    )
+    server_cpus = plan(opts.server_cpus or None, opts.loader_cpus or None).server_cpus
     rows: list[Run] = []
     started = time.monotonic()
     try:
         with harness.on_loader_cpus(opts), _progress(console, total) as progress:
+            for experiment in chosen:
+                progress.start(f"{experiment.name} experiment", "")
+                why = experiments.run(
+                    experiment,
+                    out,
+                    quick=opts.quick,
+                    models=opts.models,
+                    server_cpus=server_cpus,
+                )
+                done = "[red]failed[/]: " + why.splitlines()[0][:100] if why else "done"
+                progress.done(
+                    experiment.seconds[opts.quick], f"{experiment.name} experiment {done}"
+                )
             for i, job in enumerate(jobs):
                 progress.start(f"{job.title}", f"{i + 1}/{len(jobs)}")
                 rows.append(harness.run_job(job, opts))

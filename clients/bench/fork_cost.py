@@ -9,8 +9,10 @@ that exiting needs; for a child that first reads every object of the parent,
 one copy per page holding an object, since reading a Python object writes its
 reference count.
 
-Each size runs in a fresh process (``python -m clients.bench.fork_cost``, JSON
-on stdout), so that nothing from the bench inflates the parent:
+Each size runs in a fresh process (``python -m clients.bench.fork_cost --imports
+... --heap-mib ...``, JSON on stdout), so that nothing from the bench inflates the
+parent; ``--out DIR`` runs every size of :data:`SIZES` so and writes
+``DIR/fork_cost.json``:
 
 * ``bare``: this module's few imports on top of the interpreter;
 * ``logging``: bare plus :mod:`logging` (and :mod:`threading`, which it imports): barely
@@ -27,6 +29,7 @@ import importlib
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from typing import Any
@@ -37,6 +40,15 @@ SERVER_MODULES = ("iomodels.cli", "servers.cli", "servers.listener", "servers.mo
 IMPORTS = {"bare": (), "logging": ("logging",), "server": SERVER_MODULES}
 FORKS = 200
 TOUCH_FORKS = 10
+QUICK_FORKS, QUICK_TOUCH_FORKS = 50, 3
+#: (label, imports, extra MiB of objects) of each parent size; ``--quick`` measures the first three
+SIZES = (
+    ("bare interpreter", "bare", 0),
+    ("+ logging (its at-fork handlers)", "logging", 0),
+    ("fork server's imports", "server", 0),
+    ("+ 32 MiB of objects", "server", 32),
+    ("+ 128 MiB of objects", "server", 128),
+)
 #: bytes per object of the heap (a list of 8 ints, its header and the allocator's share)
 OBJECT_BYTES = 160
 
@@ -103,8 +115,30 @@ def measure(
     }
 
 
+def every_size(quick: bool) -> dict[str, Any]:
+    """Each size of :data:`SIZES` in a fresh process (the ``ForkCost`` record as a dict)."""
+    sizes = SIZES[:3] if quick else SIZES
+    forks, touch = (QUICK_FORKS, QUICK_TOUCH_FORKS) if quick else (FORKS, TOUCH_FORKS)
+    measured = []
+    for label, imports, mib in sizes:
+        args = ["--label", label, "--imports", imports, "--heap-mib", str(mib)]
+        args += ["--forks", str(forks), "--touch-forks", str(touch)]
+        done = subprocess.run(
+            [sys.executable, "-m", "clients.bench.fork_cost", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"{label}: exited {done.returncode}: {done.stderr[-1000:]}")
+        measured.append(json.loads(done.stdout))
+    return {"sizes": measured}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clients.bench.fork_cost", description=__doc__)
+    parser.add_argument("--out", help="measure every size; write fork_cost.json into this folder")
+    parser.add_argument("--quick", action="store_true", help="with --out: the first three sizes")
     parser.add_argument("--label", default="", help="the size's name in the report")
     parser.add_argument("--imports", choices=list(IMPORTS), default="bare")
     parser.add_argument("--heap-mib", type=int, default=0, help="MiB of small objects to add")
@@ -113,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         "--touch-forks", type=int, default=TOUCH_FORKS, help="children that read every object"
     )
     args = parser.parse_args(argv)
+    if args.out:
+        from clients.bench.experiments import write
+
+        write(args.out, "fork_cost", every_size(args.quick))
+        return 0
     label = args.label or args.imports + (f" + {args.heap_mib} MiB" if args.heap_mib else "")
     doc = measure(label, args.imports, args.heap_mib, args.forks, args.touch_forks)
     print(json.dumps(doc))

@@ -11,14 +11,14 @@ each held it, and the spins between them, times the bytecodes of one spin
 Each spinner has a CPU of its own when there are two: otherwise the scheduler
 puts both on one CPU, and a hand-over waits for it to preempt the holder (a
 tick, 4 ms here) rather than for the interpreter to ask. Run by the bench in a
-process of its own (``python -m clients.bench.gil_switch``, JSON on stdout):
-the bench's own threads must not take turns with the spinners.
+process of its own (``python -m clients.bench.gil_switch --out DIR`` writes
+``DIR/gil_switch.json``; without ``--out``, JSON on stdout): the bench's own
+threads must not take turns with the spinners.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,6 +26,8 @@ import threading
 import time
 from collections.abc import Sequence
 from typing import Any
+
+from clients.bench.experiments import write
 
 #: switch intervals measured, in ms (the default, 5 ms, among them)
 INTERVALS_MS = (0.5, 5.0, 50.0)
@@ -160,8 +162,9 @@ def measure(intervals_ms: Sequence[float] = INTERVALS_MS, quick: bool = False) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clients.bench.gil_switch", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer hand-overs per interval")
+    parser.add_argument("--out", help="the run folder to write gil_switch.json into")
     args = parser.parse_args(argv)
-    print(json.dumps(measure(quick=args.quick)))
+    write(args.out, "gil_switch", measure(quick=args.quick))
     return 0
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clients.bench.records import HandOver, Key, Run, Verdict, key
+from clients.bench.records import Experiments, HandOver, Key, Run, Verdict, key
 from clients.bench.targets import TARGETS
 from clients.bench.workloads import IO_WAIT_MS
 from reporting.formats import fmt_num, fmt_pct, fmt_ratio
@@ -35,10 +35,11 @@ ARTICLE_TOLERANCE = 10
 
 @dataclass
 class Results:
-    """What the claims are measured from: a run's machine block and its runs."""
+    """What the claims are measured from: a run's machine block, its runs and its experiments."""
 
     machine: dict[str, Any]
     runs: Sequence[Run]
+    experiments: Experiments = field(default_factory=Experiments)
     by: dict[Key, Run] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -98,10 +99,6 @@ def _efficiency(run: Run) -> float | None:
     return None if best is None or not run.ideal_rps else best / run.ideal_rps
 
 
-def _syscalls(run: Run, workload: str) -> float | None:
-    return run.syscalls.per_request.get(workload) if run.ok and run.syscalls else None
-
-
 def _with(unit: str, digits: int = 1) -> Callable[[float | None], str]:
     return lambda v: "n/a" if v is None else f"{fmt_num(v, digits)}{unit}"
 
@@ -136,16 +133,6 @@ FIGURES: dict[str, Figure] = {
         lambda r: _idle(r, "p99_ratio"),
         lambda v: "n/a" if v is None else fmt_ratio(v),
         "hello p99 with the most idle connections held / with none",
-    ),
-    "syscalls_echo": Figure(
-        lambda r: _syscalls(r, "echo-1k"),
-        _with(" calls/msg", 2),
-        "system calls per echoed 1 KiB message (strace -c -f over a fixed count; not timed)",
-    ),
-    "syscalls_hello": Figure(
-        lambda r: _syscalls(r, "hello"),
-        _with(" calls/req", 2),
-        "system calls per GET / on keep-alive (strace -c -f over a fixed count; not timed)",
     ),
     "predicted_rps": Figure(
         predicted_rps,
@@ -385,9 +372,41 @@ def switch_latency(claim: Claim, results: Results) -> Verdict | None:
 
 
 # -- experiments: records the bench's own programs wrote beside the matrix -------------------
-def _probe(claim: Claim, results: Results) -> Run | None:
-    return next(
-        (r for r in results.runs if r.workload == claim.workload and r.model == claim.model), None
+#: ``syscalls`` claims: what each counting's figure is, how it prints, how it is measured
+SYSCALL_FIGURES = {
+    "echo-1k": Figure(
+        lambda r: None,
+        _with(" calls/msg", 2),
+        "system calls per echoed 1 KiB message (strace -c -f over a fixed count; not timed)",
+    ),
+    "hello": Figure(
+        lambda r: None,
+        _with(" calls/req", 2),
+        "system calls per GET / on keep-alive (strace -c -f over a fixed count; not timed)",
+    ),
+}
+
+
+def syscalls(claim: Claim, results: Results) -> Verdict | None:
+    """System calls per request of ``claim.figure``'s counting, the model's against ``versus``'s."""
+    counts = results.experiments.syscalls
+    mine, other = counts.get(claim.model), counts.get(claim.versus or "")
+    if mine is None or other is None:
+        return None
+    figure = SYSCALL_FIGURES[claim.figure]
+    value, theirs = mine.per_request.get(claim.figure), other.per_request.get(claim.figure)
+    result = _ratio(value, theirs)
+    shown = "n/a" if result is None else fmt_ratio(result)
+    return Verdict(
+        claim.text,
+        _target(claim, figure.show),
+        f"{shown} ({figure.show(value)} vs {figure.show(theirs)})",
+        _holds(claim, result),
+        f"{figure.how}; {claim.model} / {claim.versus}",
+        id=claim.id,
+        value=value,
+        theirs=theirs,
+        result=result,
     )
 
 
@@ -397,10 +416,9 @@ def _default_step(steps: Sequence[HandOver], default_ms: float) -> HandOver | No
 
 def handover(claim: Claim, results: Results) -> Verdict | None:
     """The article's "every 100 bytecodes" against the measured hand-overs."""
-    run = _probe(claim, results)
-    if run is None or run.handovers is None or not run.handovers.steps:
+    probe = results.experiments.gil_switch
+    if probe is None or not probe.steps:
         return None
-    probe = run.handovers
     step = _default_step(probe.steps, probe.default_interval_ms)
     if step is None or step.median_ms is None:
         return None
@@ -428,10 +446,10 @@ def handover(claim: Claim, results: Results) -> Verdict | None:
 
 def fork_size(claim: Claim, results: Results) -> Verdict | None:
     """CPU per fork from the largest parent over the smallest."""
-    run = _probe(claim, results)
-    if run is None or run.fork_cost is None or len(run.fork_cost.sizes) < 2:
+    cost = results.experiments.fork_cost
+    if cost is None or len(cost.sizes) < 2:
         return None
-    sizes = sorted(run.fork_cost.sizes, key=lambda s: s.rss_mib)
+    sizes = sorted(cost.sizes, key=lambda s: s.rss_mib)
     small, large = sizes[0], sizes[-1]
     result = large.cpu_ms / small.cpu_ms if small.cpu_ms else None
     figures = ", ".join(f"{fmt_num(s.cpu_ms, 2)} ms at {fmt_num(s.rss_mib, 1)} MiB" for s in sizes)
@@ -455,9 +473,9 @@ def fork_size(claim: Claim, results: Results) -> Verdict | None:
 def shared_counter(claim: Claim, results: Results) -> Verdict | None:
     """Threads share variables: updates lost without ``threading.Lock``, none with it.
 
-    Read from the machine block's ``shared_counter`` (:mod:`clients.bench.shared_state`).
+    Read from the ``shared-state`` experiment (:mod:`clients.bench.shared_state`).
     """
-    doc = results.machine.get("shared_counter")
+    doc = results.experiments.shared_state
     if not doc:
         return None
     free, locked = doc["unlocked"], doc["locked"]
@@ -490,4 +508,5 @@ MEASURES: dict[str, Measure] = {
     "handover": handover,
     "fork_size": fork_size,
     "shared_counter": shared_counter,
+    "syscalls": syscalls,
 }

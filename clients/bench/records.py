@@ -161,7 +161,7 @@ class HandOver:
 
 @dataclass
 class HandOvers:
-    """The ``gil-switch`` probe: hand-overs at each switch interval, and the interpreter's default."""
+    """The ``gil-switch`` experiment: hand-overs at each switch interval, and the interpreter's default."""
 
     default_interval_ms: float = 0.0
     bytecodes_per_iteration: float | None = None
@@ -205,9 +205,26 @@ class SyscallFigures:
 
 @dataclass
 class ForkCost:
-    """The ``fork-cost`` probe: a parent of each size forking children."""
+    """The ``fork-cost`` experiment: a parent of each size forking children."""
 
     sizes: list[ForkSize] = field(default_factory=list)
+
+
+@dataclass
+class Experiments:
+    """The records of the experiments beside the matrix (:mod:`clients.bench.experiments`).
+
+    Attributes:
+        gil_switch, fork_cost, shared_state: each experiment's record (None: not run).
+        syscalls: by model.
+        failed: why an experiment measured nothing, by its name.
+    """
+
+    gil_switch: HandOvers | None = None
+    fork_cost: ForkCost | None = None
+    shared_state: dict[str, Any] | None = None
+    syscalls: dict[str, SyscallFigures] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -250,9 +267,6 @@ class Run:
     connected: int | None = None
     wrk: WrkFigures | None = None
     idle: IdleSummary | None = None
-    handovers: HandOvers | None = None
-    fork_cost: ForkCost | None = None
-    syscalls: SyscallFigures | None = None
     ideal_rps: float | None = None
     efficiency: float | None = None
     of_bare: float | None = None

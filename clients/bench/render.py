@@ -12,8 +12,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clients.bench.probes import PROBE_MODEL
-from clients.bench.records import PSS_NOISE_KIB, Run, Verdict
+from clients.bench.experiments import EXPERIMENTS
+from clients.bench.records import (
+    PSS_NOISE_KIB,
+    Experiments,
+    ForkCost,
+    HandOvers,
+    Run,
+    SyscallFigures,
+    Verdict,
+)
 from clients.bench.workloads import WORKLOADS, conn_sweep_wait_ms
 from reporting.formats import PERCENTILES, fmt_floor, fmt_ms, fmt_num, fmt_pct, fmt_ratio
 from reporting.provenance import Provenance, markdown_lines
@@ -245,10 +253,9 @@ def _per_connection(run: Run) -> str:
     return fmt_num(kib, 1) if kib is not None else f"< {PSS_NOISE_KIB / run.connections:,.1f}"
 
 
-def handover_table(runs: Sequence[Run]) -> str:
-    """The gil-switch probe: how long a thread held the GIL at each switch interval."""
-    probe = next((r for r in runs if r.workload == "gil-switch" and r.handovers), None)
-    if probe is None or probe.handovers is None:
+def handover_table(probe: HandOvers | None) -> str:
+    """The gil-switch experiment: how long a thread held the GIL at each switch interval."""
+    if probe is None:
         return ""
     rows = [
         [
@@ -258,13 +265,13 @@ def handover_table(runs: Sequence[Run]) -> str:
             fmt_ms(s.p99_ms),
             fmt_num(s.bytecodes),
         ]
-        for s in probe.handovers.steps
+        for s in probe.steps
     ]
-    where = "each on a CPU of its own" if probe.handovers.own_cpus else "sharing one CPU"
+    where = "each on a CPU of its own" if probe.own_cpus else "sharing one CPU"
     head = (
         f"Two CPU-bound threads, {where} (default switch interval "
-        f"{probe.handovers.default_interval_ms:g} ms; one spin of their loop is "
-        f"{fmt_num(probe.handovers.bytecodes_per_iteration, 1)} bytecodes):\n\n"
+        f"{probe.default_interval_ms:g} ms; one spin of their loop is "
+        f"{fmt_num(probe.bytecodes_per_iteration, 1)} bytecodes):\n\n"
     )
     return head + markdown_table(
         ["switch interval ms", "hand-overs", "held ms (median)", "held ms (p99)", "bytecodes held"],
@@ -272,8 +279,8 @@ def handover_table(runs: Sequence[Run]) -> str:
     )
 
 
-def syscalls_table(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
-    """The syscalls workload: calls per echoed message and per hello request, by model."""
+def syscalls_table(counts: Mapping[str, SyscallFigures]) -> tuple[list[str], list[list[str]]]:
+    """The syscalls experiment: calls per echoed message and per hello request, by model."""
     header = [
         "server",
         "per echo-1k message",
@@ -283,14 +290,11 @@ def syscalls_table(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
         "requests counted",
     ]
     rows = []
-    for run in runs:
-        if run.workload != "syscalls" or run.syscalls is None:
-            continue
-        figures = run.syscalls
+    for model, figures in counts.items():
         per = [figures.per_request.get(w) for w in ("echo-1k", "hello")]
         rows.append(
             [
-                run.model,
+                model,
                 *("n/a" if v is None else f"{v:.2f}" for v in per),
                 *(", ".join(figures.top.get(w, [])) or "-" for w in ("echo-1k", "hello")),
                 f"{figures.requests:,}",
@@ -299,10 +303,9 @@ def syscalls_table(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def fork_cost_table(runs: Sequence[Run]) -> str:
-    """The fork-cost probe: CPU and faults per fork, by parent size."""
-    probe = next((r for r in runs if r.workload == "fork-cost" and r.fork_cost), None)
-    if probe is None or probe.fork_cost is None:
+def fork_cost_table(cost: ForkCost | None) -> str:
+    """The fork-cost experiment: CPU and faults per fork, by parent size."""
+    if cost is None:
         return ""
     rows = [
         [
@@ -315,7 +318,7 @@ def fork_cost_table(runs: Sequence[Run]) -> str:
             fmt_num(None if s.touch_cpu_ms is None else s.touch_cpu_ms * 1000, 0),
             fmt_num(s.touch_faults, 0),
         ]
-        for s in sorted(probe.fork_cost.sizes, key=lambda s: s.rss_mib)
+        for s in sorted(cost.sizes, key=lambda s: s.rss_mib)
     ]
     return markdown_table(
         [
@@ -333,15 +336,11 @@ def fork_cost_table(runs: Sequence[Run]) -> str:
     )
 
 
-def _probe_failures(workload: str, runs: Sequence[Run]) -> str:
-    """A line for the workload's probe if it failed (a curve's own failures are in its table)."""
-    probe = WORKLOADS[workload].probe
-    if not probe:
-        return ""
-    model = PROBE_MODEL[probe]
-    failed = [r for r in runs if r.workload == workload and r.model == model and not r.ok]
-    return "".join(
-        f"\n> {r.model} probe failed: {str(r.failed).splitlines()[0][:200]}\n" for r in failed
+def _failed(experiment: str, found: Experiments) -> str:
+    """A line for the experiment if it failed."""
+    why = found.failed.get(experiment)
+    return (
+        "" if why is None else f"\n> {experiment} experiment failed: {why.splitlines()[0][:200]}\n"
     )
 
 
@@ -366,6 +365,7 @@ def render(
     charts: Mapping[str, Sequence[str]],
     notes: Sequence[str],
     *,
+    experiments: Experiments | None = None,
     title: str = "iomodels benchmark",
     preface: str = "",
 ) -> str:
@@ -376,6 +376,7 @@ def render(
         title: the page's heading.
         preface: a paragraph under the heading (a docs page says how it was made).
     """
+    found = experiments or Experiments()
     out = [f"# {title}\n\n"]
     if preface:
         out.append(preface.rstrip() + "\n\n")
@@ -386,17 +387,15 @@ def render(
     out.append(worker_placement(runs))
     out.append("\n## Verdicts\n\n" + verdict_table(verdicts))
     for name, workload in WORKLOADS.items():
-        if not any(r.workload == name for r in runs):
+        ran = any(r.workload == name for r in runs)
+        if name == "gil-switch" and not ran and (found.gil_switch or "gil-switch" in found.failed):
+            ran = True  # the experiment beside it ran
+        if not ran:
             continue
         out.append(f"\n## {name}\n\n{workload.summary}.\n\n")
-        out.append(_probe_failures(name, runs))
-        if name == "fork-cost":
-            out.append(fork_cost_table(runs))
-        elif name == "syscalls":
-            out.append(markdown_table(*syscalls_table(runs)))
-        elif workload.curve:
+        if workload.curve:
             if name == "gil-switch":
-                out.append(handover_table(runs) + "\n")
+                out.append(_failed(name, found) + handover_table(found.gil_switch) + "\n")
             out.append(CURVE_NOTES.get(name, "") + "\n")
             out.append(markdown_table(*curve_table(name, runs)))
         elif name == "idle":
@@ -407,8 +406,19 @@ def render(
             )
         else:
             out.append(markdown_table(*workload_table(name, runs)))
-        if charts.get(name):
-            out.append("\n" + "".join(f"![{_stem(c)}]({c})\n" for c in charts[name]))
+        out.append(_chart_links(charts.get(name)))
+    for name in ("syscalls", "fork-cost"):
+        if (
+            not (found.syscalls if name == "syscalls" else found.fork_cost)
+            and name not in found.failed
+        ):
+            continue
+        out.append(f"\n## {name}\n\n{EXPERIMENTS[name].summary}.\n\n" + _failed(name, found))
+        if name == "syscalls":
+            out.append(markdown_table(*syscalls_table(found.syscalls)))
+        else:
+            out.append(fork_cost_table(found.fork_cost))
+        out.append(_chart_links(charts.get(name)))
     out.append(error_kinds(runs))
     return "".join(out)
 
@@ -440,6 +450,10 @@ def error_kinds(runs: Sequence[Run]) -> str:
         meaning = ERROR_KINDS.get(kind, "not a kind the load client counts (see docs/benchmark.md)")
         lines.append(f"- `{kind}`: {meaning}. Counted by: {', '.join(where)}\n")
     return "".join(lines)
+
+
+def _chart_links(links: Sequence[str] | None) -> str:
+    return "\n" + "".join(f"![{_stem(c)}]({c})\n" for c in links) if links else ""
 
 
 def _stem(link: str) -> str:

@@ -1,6 +1,8 @@
 """A run's files (results.json, results.csv, report.md, charts), and pages rendered from them later.
 
-:func:`write_all` writes everything at the end of a run. :func:`render_results`
+The experiments have written their own files into the folder by then
+(:mod:`clients.bench.experiments`). :func:`write_all` writes the rest at the end
+of a run. :func:`render_results`
 reads a results.json back and writes its report again, or a docs page
 (``docs/results.md``) with its charts in a folder beside it, linked by relative path.
 """
@@ -15,9 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clients.bench import experiments
 from clients.bench.claims import judge
 from clients.bench.measures import Results, add_ratios
-from clients.bench.records import Run, Verdict
+from clients.bench.records import Experiments, Run, Verdict
 from reporting.formats import PERCENTILES
 
 CSV_FIELDS = [
@@ -74,10 +77,12 @@ def csv_row(run: Run) -> dict[str, Any]:
     }
 
 
-def check(machine: dict[str, Any], runs: Sequence[Run]) -> list[Verdict]:
-    """Ratios to the references (set on the runs) and every verdict the runs and the machine answer."""
+def check(
+    machine: dict[str, Any], runs: Sequence[Run], found: Experiments | None = None
+) -> list[Verdict]:
+    """Ratios to the references (set on the runs) and every verdict the run answers."""
     add_ratios(runs)
-    return judge(Results(machine, runs))
+    return judge(Results(machine, runs, found or Experiments()))
 
 
 def write_page(
@@ -87,6 +92,7 @@ def write_page(
     checked: Sequence[Verdict],
     notes: Sequence[str],
     *,
+    found: Experiments,
     chart_dir: Path | None,
     title: str = "iomodels benchmark",
     preface: str = "",
@@ -98,10 +104,14 @@ def write_page(
     if chart_dir is not None:
         from clients.bench.charts import draw_all
 
-        for workload, charts in draw_all(runs, chart_dir).items():
+        for workload, charts in draw_all(runs, chart_dir, found).items():
             links[workload] = [Path(os.path.relpath(c, path.parent)).as_posix() for c in charts]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(machine, runs, checked, links, notes, title=title, preface=preface))
+    path.write_text(
+        render(
+            machine, runs, checked, links, notes, experiments=found, title=title, preface=preface
+        )
+    )
     return path
 
 
@@ -113,7 +123,8 @@ def write_all(
     charts: bool = True,
 ) -> tuple[Path, list[Verdict]]:
     """Write every file into ``out``; returns report.md's path and the verdicts."""
-    checked = check(machine, runs)
+    found = experiments.load(out)
+    checked = check(machine, runs, found)
     doc = {
         "machine": machine,
         "runs": [r.to_dict() for r in runs],
@@ -126,15 +137,29 @@ def write_all(
         writer.writeheader()
         writer.writerows(csv_row(r) for r in runs)
     report = write_page(
-        out / "report.md", machine, runs, checked, notes, chart_dir=out if charts else None
+        out / "report.md",
+        machine,
+        runs,
+        checked,
+        notes,
+        found=found,
+        chart_dir=out if charts else None,
     )
     return report, checked
 
 
-def load(results_dir: Path) -> tuple[dict[str, Any], list[Run], list[str]]:
-    """The machine block, the runs and the notes of ``results_dir/results.json``."""
+def load(results_dir: Path) -> tuple[dict[str, Any], list[Run], list[str], Experiments]:
+    """The machine block, the runs, the notes and the experiments of a run's folder.
+
+    A results.json from before the experiments had files of their own holds them as runs.
+    """
     doc = json.loads((results_dir / "results.json").read_text())
-    return doc["machine"], [Run.from_dict(r) for r in doc["runs"]], list(doc.get("notes", []))
+    raw = list(doc["runs"])
+    old = experiments.from_old_runs(doc["machine"], raw)
+    found = experiments.load(results_dir)
+    if not (found.gil_switch or found.fork_cost or found.shared_state or found.syscalls):
+        found = old
+    return doc["machine"], [Run.from_dict(r) for r in raw], list(doc.get("notes", [])), found
 
 
 def render_results(results_dir: Path, to: Path | None = None, charts: bool = True) -> Path:
@@ -144,8 +169,8 @@ def render_results(results_dir: Path, to: Path | None = None, charts: bool = Tru
     it (``docs/results/``), linked by relative path, and says how it was made.
     Verdicts are checked again from the runs, with the claims of this code.
     """
-    machine, runs, notes = load(results_dir)
-    checked = check(machine, runs)
+    machine, runs, notes, found = load(results_dir)
+    checked = check(machine, runs, found)
     if to is None:
         return write_page(
             results_dir / "report.md",
@@ -153,6 +178,7 @@ def render_results(results_dir: Path, to: Path | None = None, charts: bool = Tru
             runs,
             checked,
             notes,
+            found=found,
             chart_dir=results_dir if charts else None,
         )
     preface = (
@@ -166,6 +192,7 @@ def render_results(results_dir: Path, to: Path | None = None, charts: bool = Tru
         runs,
         checked,
         notes,
+        found=found,
         chart_dir=to.with_suffix("") if charts else None,
         title="Results",
         preface=preface,

@@ -10,14 +10,20 @@ run must last many intervals: 4 x 200,000 updates take about 0.07 s here (a
 dozen switches), and whether any update was lost was then a matter of luck
 (0 in one run, 235,598 in the next); 4 x 1,000,000 take about 0.3 s and lost
 between 1.6 and 2.4 million updates in each of six runs.
+
+``python -m clients.bench.shared_state --out DIR`` writes ``DIR/shared_state.json``.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from clients.bench.experiments import write
 
 
 @dataclass
@@ -79,3 +85,18 @@ def measure(threads: int = 4, updates: int = 1_000_000) -> dict[str, Any]:
         "unlocked": count(threads, updates, locked=False).to_dict(),
         "locked": count(threads, updates, locked=True).to_dict(),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m clients.bench.shared_state", description=__doc__
+    )
+    parser.add_argument("--quick", action="store_true", help="the same run (it takes 0.3 s)")
+    parser.add_argument("--out", help="the run folder to write shared_state.json into")
+    args = parser.parse_args(argv)
+    write(args.out, "shared_state", measure())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,6 +18,9 @@ Usage::
 
     python -m clients.bench.syscalls --models asyncio,uvloop,iouring \\
         --workloads hello,echo-1k --requests 20000
+
+With ``--out DIR`` it writes ``DIR/syscalls.json`` (the bench's experiment: by model,
+calls per request and the most frequent calls of each workload).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -254,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--requests", type=int, default=20_000, help="requests per count (20000)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--out", help="write syscalls.json into this folder (the bench's record)")
     args = parser.parse_args(argv)
     try:
         wanted = _names(args.models, list(dict.fromkeys([*MODELS, *DEFAULT_MODELS])), "model(s)")
@@ -280,9 +285,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StraceError, ValueError) as exc:
         print(f"syscalls: error: {exc}", file=sys.stderr)
         return 2
-    if not args.json:
+    if args.out:
+        from clients.bench.experiments import write
+
+        write(args.out, "syscalls", by_model(counts))
+    elif not args.json:
         print(to_markdown(counts), end="")
     return 0
+
+
+def by_model(counts: Sequence[SyscallCount]) -> dict[str, dict[str, Any]]:
+    """The counts as the bench keeps them: by model, per request and the top calls by workload."""
+    models: dict[str, dict[str, Any]] = {}
+    for count in counts:
+        figures = models.setdefault(
+            count.model, {"requests": count.requests, "per_request": {}, "top": {}}
+        )
+        figures["per_request"][count.workload] = round(count.per_request, 3)
+        figures["top"][count.workload] = [f"{call} {per:.2f}" for call, per in count.top()]
+    return models
 
 
 def _server_cpus() -> list[int] | None:

@@ -39,9 +39,7 @@ class Workload:
     """One workload: one run per target, or a curve (one run per point).
 
     Attributes:
-        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``; or
-            ``syscalls`` (system calls counted per request, no load figures);
-            ``probe`` for a measurement the bench makes itself, with no server.
+        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``.
         path: HTTP target (``{cpu_n}`` is filled in with the calibrated ``n``).
         size: echo message bytes.
         connections: concurrent connections (idle: the probe's).
@@ -52,8 +50,6 @@ class Workload:
         points, quick_points: the curve's x values, in full and with ``--quick``.
         models: the models a curve is drawn for (None: every model).
         quick_models: with ``--quick`` and every model asked for, only these.
-        probe: a measurement of the bench's own (see :mod:`clients.bench.probes`)
-            made before the workload's server runs.
         conn_memory: measure the server's memory per connection (PSS, before the
             load and with every connection open).
         at: a curve's point at x for one model (:func:`clients_at` when None: x clients).
@@ -73,7 +69,6 @@ class Workload:
     quick_points: tuple[float, ...] = ()
     models: tuple[str, ...] | None = None
     quick_models: tuple[str, ...] | None = None
-    probe: str = ""
     conn_memory: bool = False
     at: Callable[[Workload, str, float], Point] | None = field(default=None, compare=False)
 
@@ -188,10 +183,6 @@ def models_for(workload: Workload, models: list[str], every_model: bool, quick: 
     return chosen
 
 
-#: The models whose system calls are counted (readiness loops against the completion ring).
-SYSCALL_MODELS = ("reactor", "asyncio", "uvloop", "iouring")
-SYSCALL_REQUESTS, SYSCALL_REQUESTS_QUICK = 20_000, 2_000
-
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -227,12 +218,7 @@ WORKLOADS: dict[str, Workload] = {
                  f"{GIL_PROBE_CONNECTIONS} clients while {BACKGROUND_CONNECTIONS} keep /cpu busy, at GIL "
                  "switch intervals of 0.5, 5 and 50 ms, all CPUs", connections=GIL_PROBE_CONNECTIONS,
                  axis="switch interval ms", points=(0.5, 5, 50), server_all_cpus=True,
-                 models=THREAD_MODELS, quick_models=("thread",), probe="gil_switch", at=gil_switch_at),
-        Workload("syscalls", "syscalls", f"system calls per request, counted with strace -c -f over "
-                 f"{SYSCALL_REQUESTS:,} requests (echo-1k: per echoed message; hello: per GET /): readiness "
-                 "against completion", models=SYSCALL_MODELS),
-        Workload("fork-cost", "probe", "CPU per fork against the parent's size: a child that exits at "
-                 "once, and one that reads every object", probe="fork_cost"),
+                 models=THREAD_MODELS, quick_models=("thread",), at=gil_switch_at),
     )
 }  # fmt: skip
 
