@@ -52,8 +52,8 @@ def ramp_too_long(args: argparse.Namespace) -> str:
 
 
 def target_url(text: str) -> str:
-    """A running server's URL with its scheme (``http://HOST:PORT``, ``echo://HOST:PORT``)."""
-    if "://" not in text:
+    """A running server's URL with its scheme (``http://HOST:PORT``, ``echo://HOST:PORT``); "" for none."""
+    if text and "://" not in text:
         raise argparse.ArgumentTypeError(
             f"{text!r} has no scheme: use http://{text} (or echo://{text} with --protocol echo)"
         )

@@ -43,14 +43,15 @@ def run_locust(
     *,
     seconds: int = 3,
     users: int = 5,
+    spawn_rate: float = 0,
     extra: list[str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """A short headless run writing every output into ``out_dir``."""
+    """A short headless run writing every output into ``out_dir`` (every user at once by default)."""
     spec = LocustRun(
         host=host,
         classes=classes,
         users=users,
-        spawn_rate=users,
+        spawn_rate=spawn_rate or users,
         run_time=f"{seconds}s",
         out_dir=out_dir,
         extra=["--server-stats-interval", "0.5", *(extra or [])],
@@ -259,6 +260,17 @@ def ui_status(url: str) -> int | None:
         return None
 
 
+def ctrl_c(proc: subprocess.Popen[str]) -> str:
+    """What Ctrl-C in a terminal does (SIGINT to the whole group); the output. Killed if it hangs."""
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
     port = free_port()
     proc = subprocess.Popen(
@@ -289,12 +301,8 @@ def test_make_locust_serves_the_ui_and_stops_cleanly() -> None:
             if c.status == psutil.CONN_LISTEN and c.laddr.port == port
         }
         assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        out = ctrl_c(proc)
     # make itself dies of the SIGINT (as after Ctrl-C in a shell); what it ran stopped cleanly
     assert proc.returncode in (0, -signal.SIGINT), out
     assert "stopped: Locust and the server are down" in out
@@ -360,12 +368,8 @@ def test_ctrl_c_in_a_swarm_stops_without_a_traceback() -> None:
             assert json.loads(resp.read())["success"]
         wait_until(lambda: "running" in get(url + "stats/requests")[1].decode(), 30)
         time.sleep(1)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        out = ctrl_c(proc)
     assert "stopped: Locust and the server are down" in out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
 
@@ -398,16 +402,15 @@ def test_a_headless_run_measures_from_the_end_of_the_ramp(
 ) -> None:
     """Two users started at one a second: the figures start once both run, not during the ramp."""
     server = start_server("asyncio")
-    spec = LocustRun(
-        host=server.url,
-        classes=["HelloUser"],
+    proc = run_locust(
+        server.url,
+        ["HelloUser"],
+        tmp_path,
+        seconds=4,
         users=2,
         spawn_rate=1,
-        run_time="4s",
-        out_dir=tmp_path,
         extra=["--think-ms", "20"],
     )
-    proc = subprocess.run(spec.command(), capture_output=True, text=True, timeout=90, cwd=ROOT)
     assert proc.returncode == 0, explain(proc, tmp_path)
     log = (tmp_path / "locust.log").read_text().splitlines()
     spawned = next(line for line in log if "All users spawned" in line)
