@@ -1,4 +1,4 @@
-"""The bench's curves and probes: which runs a curve asks for, how its verdicts read, what its report shows."""
+"""The bench's curves and experiments: which runs a curve asks for, how its verdicts read, what its report shows."""
 
 from __future__ import annotations
 
@@ -318,7 +318,7 @@ def test_every_claimed_workload_exists() -> None:
     assert len({claim.id for claim in CLAIMS}) == len(CLAIMS)
 
 
-# -- the probes and the fault counter -----------------------------------------------------------
+# -- the experiments and the fault counter ---------------------------------------------------------
 
 
 def probe(module: str, *args: str) -> dict:

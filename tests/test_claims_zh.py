@@ -36,7 +36,7 @@ CRAWL = FIXTURES / "crawl-results"
 ROOT = Path(__file__).resolve().parents[1]
 #: a copy of the article (../shared/seed/io-models-article.zh.md), kept with the tests' data
 ARTICLE = Path(__file__).parent / "data" / "article.zh.md"
-#: the curves and probes, which the fixture does not hold
+#: the curves and experiments, which the fixture does not hold
 CURVES = {"fork-cost", "cpu-sweep", "cpu-c", "gil-switch", "conn-sweep"}
 
 

@@ -8,13 +8,11 @@ a docs page (``docs/results.md``) with its charts beside it; nothing is measured
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -242,26 +240,21 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
     rows: list[Run] = []
     started = time.monotonic()
     try:
-        with harness.on_loader_cpus(opts), _progress(console, total) as progress:
-            for experiment in chosen:
-                progress.start(f"{experiment.name} experiment", "")
+        with harness.on_loader_cpus(opts), _progress(console) as progress:
+            task = progress.add_task("bench", total=total, step="")
+            for e in chosen:
+                progress.update(task, description=f"{e.name} experiment", step="")
                 why = experiments.run(
-                    experiment,
-                    out,
-                    quick=opts.quick,
-                    models=opts.models,
-                    server_cpus=server_cpus,
+                    e, out, quick=opts.quick, models=opts.models, server_cpus=server_cpus
                 )
+                progress.advance(task, e.seconds[opts.quick])
                 done = "[red]failed[/]: " + why.splitlines()[0][:100] if why else "done"
-                progress.done(
-                    experiment.seconds[opts.quick], f"{experiment.name} experiment {done}"
-                )
+                progress.console.print(f"{e.name} experiment {done}")
             for i, job in enumerate(jobs):
-                progress.start(f"{job.title}", f"{i + 1}/{len(jobs)}")
+                progress.update(task, description=job.title, step=f"{i + 1}/{len(jobs)}")
                 rows.append(harness.run_job(job, opts))
-                progress.done(
-                    harness.estimate(job, opts), f"{i + 1:>3}/{len(jobs)} {_one_line(rows[-1])}"
-                )
+                progress.advance(task, harness.estimate(job, opts))
+                progress.console.print(f"{i + 1:>3}/{len(jobs)} {_one_line(rows[-1])}")
     except KeyboardInterrupt:
         notes.append(
             f"interrupted (Ctrl-C) after {len(rows)} of {len(jobs)} runs: the rest were not measured"
@@ -275,41 +268,8 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
     return 1 if any(not r.ok for r in rows) else 0
 
 
-class _Lines:
-    """Progress as plain lines: one per finished run (for a pipe or a file)."""
-
-    def __init__(self, console: Any) -> None:
-        self.console = console
-
-    def start(self, title: str, step: str) -> None:
-        pass
-
-    def done(self, advance: float, line: str) -> None:
-        self.console.print(line)
-
-
-class _Bar(_Lines):
-    """Progress on a terminal: a bar with the run going on and the ETA, a line per finished run."""
-
-    def __init__(self, progress: Any, total: float) -> None:
-        super().__init__(progress.console)
-        self.progress = progress
-        self.task = progress.add_task("bench", total=total, step="")
-
-    def start(self, title: str, step: str) -> None:
-        self.progress.update(self.task, description=title, step=step)
-
-    def done(self, advance: float, line: str) -> None:
-        self.progress.advance(self.task, advance)
-        super().done(advance, line)
-
-
-@contextlib.contextmanager
-def _progress(console: Any, total: float) -> Iterator[_Lines]:
-    """A bar on a terminal, plain lines otherwise (rich's bar would be redrawn into the pipe)."""
-    if not console.is_terminal:
-        yield _Lines(console)
-        return
+def _progress(console: Any) -> Any:
+    """A bar with the run going on and the ETA; none when piped (it would be redrawn into the pipe)."""
     from rich.progress import (
         BarColumn,
         Progress,
@@ -323,10 +283,14 @@ def _progress(console: Any, total: float) -> Iterator[_Lines]:
         BarColumn(),
         TextColumn("{task.fields[step]}"),
     )
-    with Progress(
-        *columns, TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console
-    ) as progress:
-        yield _Bar(progress, total)
+    return Progress(
+        *columns,
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
 
 
 def _cpu_ms(n: int) -> float:
