@@ -21,7 +21,7 @@ def stats(port: int) -> dict:
 def test_pool_size_is_the_threads_flag_within_the_cap() -> None:
     with ServerProcess("threadpool", args=["--threads", "5"]) as server:
         doc = stats(server.port)
-        assert doc["workers"] == 5 and doc["threads"] == 1 + 5  # the acceptor and the pool
+        assert doc["workers"] == 5 and doc["threads"] == 2 + 5  # acceptor, releaser, the pool
     with ServerProcess("threadpool", args=["--threads", "8", "--max-connections", "2"]) as server:
         assert stats(server.port)["workers"] == 2  # more threads could never be busy
 

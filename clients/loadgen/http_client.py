@@ -1,7 +1,11 @@
 """HTTP/1.1 keep-alive connections: closed loop with pipelining, or open loop at a fixed rate.
 
 Responses are framed by ``Content-Length`` only (every server in the bench sends it);
-a response without one ends the connection as an error.
+a response without one ends the connection as an error. A response saying
+``Connection: close`` is the server letting the connection go (a pool making
+room for a waiting client): the loader closes it and connects again, counting
+no error, and the requests it had pipelined behind that response go out again
+on the new connection.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from clients.loadgen.state import DONE, MEASURE, RunState
 
 _CL = b"\r\nContent-Length:"
 _CL_LOWER = b"\r\ncontent-length:"
+_CLOSE = b"onnection: close\r\n"  # Connection or connection
 
 
 def content_length(buf: bytes, start: int, end: int) -> int:
@@ -56,6 +61,7 @@ class HttpConnection(asyncio.Protocol):
         self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.timer: asyncio.TimerHandle | None = None
         self.on_lost: Any = None  # called when the server closes mid-run (the runner reconnects)
+        self.released = False  # the server answered Connection: close
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -113,6 +119,11 @@ class HttpConnection(asyncio.Protocol):
             if sent:
                 state.completed(sent.popleft(), now, status[0] == 50)  # b"2"
             answered += 1
+            if buf.find(_CLOSE, pos, end + 2) >= 0:
+                self.released = True
+                sent.clear()  # pipelined behind it: never answered here, sent again on the next
+                self.transport.close()
+                return
             pos = total
         self.buf = buf[pos:] if pos < size else b""
         if answered and state.phase != DONE:
@@ -127,7 +138,9 @@ class HttpConnection(asyncio.Protocol):
             self.timer.cancel()
         if self.state.phase != DONE:
             # one event, one kind: requests lost with the connection, or an idle close
-            if self.sent:
+            if self.released:  # the server let it go: no error, the runner connects again
+                pass
+            elif self.sent:
                 self.state.error("unanswered", len(self.sent))
             else:
                 self.state.error("closed")

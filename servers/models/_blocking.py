@@ -111,7 +111,8 @@ class BlockingPump:
                 else:
                     actions = conn.receive_data(data)
                 if self.perform(actions):
-                    peer_closed = data == b""
+                    # the client closed, or sent nothing since the last response: no lingering
+                    peer_closed = data == b"" or (data is None and conn.idle)
                     return
                 if conn.draining and conn.idle:
                     peer_closed = False

@@ -8,8 +8,10 @@ worker blocks in its own accept loop on the shared listening socket
 serves the connection it took with the blocking pump until that connection
 closes. A connection that finds every worker busy waits in the kernel's listen
 backlog (``--backlog``) until one is free: nothing answers it with 503, so there
-is no ``--max-connections``. A keep-alive connection holds its worker until it
-closes or idles past the keep-alive timeout.
+is no ``--max-connections``. A keep-alive connection holds its worker while
+nobody waits; once a connection has waited 0.1 s in the backlog, it is
+released (closed if quiet, else after a response saying ``Connection: close``:
+the pools' policy, :mod:`servers.models._pool`).
 
 The master only supervises (:class:`~servers.supervisor.Supervisor`, shared
 with multiprocess and interpreters): it forks the workers and waits until each
@@ -39,10 +41,10 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from servers.lifecycle import Lifecycle, WakeupPipe
-from servers.models._blocking import Acceptor, BlockingPump
+from servers.models._blocking import Acceptor
+from servers.models._closing import poll_readable
+from servers.models._pool import RELEASE_AFTER, PoolPump, releasable_factory
 from servers.protocol.config import ServerConfig
-from servers.protocol.connection import make_connection_factory
-from servers.protocol.effects import Action
 from servers.stats import SharedStats
 from servers.supervisor import Supervisor
 from servers.workers import READY, ForkedWorker, Heartbeats
@@ -89,6 +91,11 @@ class WorkerProcess:
     closes this worker's copy of the listener, so that once every process has
     closed its copy the kernel refuses new connections, however long the
     response in flight still takes.
+
+    A second thread (:meth:`_watch`) wakes the accept loop now and then, so
+    that an idle worker beats too, and while a connection is served it watches
+    the listener: once a connection has waited there :data:`RELEASE_AFTER`,
+    it releases the one in hand (see :mod:`servers.models._pool`).
     """
 
     def __init__(
@@ -102,8 +109,9 @@ class WorkerProcess:
         self.stats = stats
         self.beat = beat
         self.interval = config.worker_timeout / 4
-        self.factory = make_connection_factory(config, stats)
-        self.pump: BlockingPump | None = None
+        self.factory = releasable_factory(config, stats)
+        self.pump: PoolPump | None = None
+        self.serving = threading.Event()
         self.lifecycle = Lifecycle(config.graceful_timeout)
         self.wakeup = WakeupPipe()
         self.wakeup.watch_signals()
@@ -111,7 +119,10 @@ class WorkerProcess:
         self.acceptor = Acceptor(listener, self.wakeup, self.lifecycle, config.protocol, beat)
 
     def run(self, ready_fd: int) -> None:
-        threading.Thread(target=self._tick, name="heartbeat-ticker", daemon=True).start()
+        watcher = threading.Thread(
+            target=self._watch, args=(self.listener.fileno(),), name="watcher", daemon=True
+        )
+        watcher.start()
         os.write(ready_fd, READY)
         os.close(ready_fd)
         for sock in self.acceptor:
@@ -122,21 +133,29 @@ class WorkerProcess:
 
     def serve(self, sock: socket.socket) -> None:
         self.stats.opened()
-        self.pump = BeatingPump(sock, self.factory(), self._sleep, timeouts="kernel")
-        self.pump.beat = self.beat
+        self.pump = PoolPump(sock, self.factory(), self._sleep, self.beat)
+        self.serving.set()
         if self.lifecycle.stopping:  # the signal came between accept() and now
             self._on_signal()
         try:
             self.pump.serve()
         finally:
+            self.serving.clear()
             self.pump = None
             self.stats.closed()
 
-    def _tick(self) -> None:
-        """Wake the accept loop now and then, so that an idle worker beats too."""
-        while True:
-            time.sleep(self.interval)
-            self.wakeup.wake()
+    def _watch(self, listener_fd: int) -> None:
+        """The second thread: beats for an idle worker; releases a connection others wait for."""
+        while not self.lifecycle.stopping:
+            if not self.serving.wait(self.interval):
+                self.wakeup.wake()  # the accept loop comes round and beats
+                continue
+            pump = self.pump
+            if pump is None or listener_fd not in poll_readable([listener_fd], self.interval):
+                continue
+            time.sleep(RELEASE_AFTER)  # nobody took it meanwhile: every worker is busy
+            if pump is self.pump and listener_fd in poll_readable([listener_fd], 0):
+                pump.release()
 
     def _sleep(self, seconds: float) -> None:
         """A ``Wait`` in slices, beating between them."""
@@ -151,14 +170,3 @@ class WorkerProcess:
         if self.lifecycle.stopping and self.pump is not None:
             self.pump.stop()
             self.listener.close()  # not polled while serving: safe to close here
-
-
-class BeatingPump(BlockingPump):
-    """The blocking pump, beating before each step of its connection."""
-
-    __slots__ = ("beat",)
-    beat: Callable[[], None]
-
-    def perform(self, actions: list[Action]) -> bool:
-        self.beat()
-        return super().perform(actions)

@@ -10,9 +10,11 @@ Memory is bounded: N threads and at most ``--max-connections`` sockets (default
 1024: the N in service plus up to 1024 - N waiting in the queue). A connection
 that finds the pool busy and the queue full gets 503. The price is Little's
 law: when each request waits W seconds, the pool answers at most N / W requests
-a second however many clients wait, and a keep-alive connection holds its
-thread until it closes or idles past the keep-alive timeout, while the
-connections queued behind it wait.
+a second however many clients wait. A keep-alive connection holds its thread
+while nobody waits; once a connection has waited 0.1 s in the queue, as many
+keep-alive connections as are queued are released, the quietest first (closed
+if quiet, else after a response saying ``Connection: close``: the pools'
+policy, :mod:`servers.models._pool`).
 
 Draining: the listener is closed, every connection in service is asked to stop
 (an idle one closes at once, a busy one after its response), and the
@@ -29,13 +31,14 @@ import queue
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from servers.lifecycle import Lifecycle, PumpSet, WakeupPipe
-from servers.models._blocking import Acceptor, BlockingPump
+from servers.models._blocking import Acceptor
 from servers.models._fds import fd_cap
+from servers.models._pool import RELEASE_AFTER, PoolPump, releasable_factory
 from servers.protocol.config import ServerConfig
-from servers.protocol.connection import make_connection_factory
 from servers.stats import LockedStats
 
 DEFAULT_THREADS = 32
@@ -70,10 +73,12 @@ class PoolServer(PumpSet):
         self.cap = fd_cap(config.max_connections or DEFAULT_MAX_CONNECTIONS)
         size = min(config.threads or DEFAULT_THREADS, self.cap)  # more could never be busy
         self.stats = LockedStats("threadpool", workers=size)
-        self.factory = make_connection_factory(config, self.stats)
+        self.factory = releasable_factory(config, self.stats)
         self.waiting: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()  # bounded by the cap
-        self.pumps: set[BlockingPump] = set()
+        self.pumps: set[PoolPump] = set()
         self.lock = threading.Lock()
+        self.queued = threading.Event()  # set when a connection is put in the queue
+        threading.Thread(target=self._release_for_waiting, name="releaser", daemon=True).start()
         for index in range(size):
             try:
                 threading.Thread(target=self._work, name=f"pool-{index}", daemon=True).start()
@@ -92,11 +97,12 @@ class PoolServer(PumpSet):
             return
         self.stats.opened()
         self.waiting.put(sock)
+        self.queued.set()
 
     def _work(self) -> None:
         """One thread of the pool: serve queued connections, one at a time, for good."""
         while True:
-            pump = BlockingPump(self.waiting.get(), self.factory(), timeouts="kernel")
+            pump = PoolPump(self.waiting.get(), self.factory())
             with self.lock:
                 self.pumps.add(pump)
             if self.lifecycle.stopping:  # taken from the queue during the drain
@@ -109,6 +115,23 @@ class PoolServer(PumpSet):
                 self.stats.closed()
                 if self.lifecycle.stopping:
                     self.wakeup.wake()  # the drain may be waiting for the last one
+
+    def _release_for_waiting(self) -> None:
+        """The releaser thread: once connections wait RELEASE_AFTER, release as many, quietest first."""
+        while True:
+            self.queued.wait()
+            time.sleep(RELEASE_AFTER)
+            waiting = self.waiting.qsize()
+            if not waiting:
+                self.queued.clear()
+                if self.waiting.empty():  # nothing was put between qsize() and clear()
+                    continue
+            if self.lifecycle.stopping:
+                return
+            with self.lock:
+                pumps = sorted(self.pumps, key=PoolPump.quiet_for, reverse=True)
+            for pump in pumps[: waiting or 1]:
+                pump.release()
 
     # -- what the drain needs --------------------------------------------------------
     def stop_accepting(self) -> None:
