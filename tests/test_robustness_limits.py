@@ -118,7 +118,7 @@ def test_keepalive_idle_closed(model: str, start_server: Start) -> None:
 
 def test_connection_cap_answers_503(model: str, start_server: Start) -> None:
     """Beyond the bound: 503 with Connection: close (prefork: the connection waits in the
-    backlog, unanswered); a freed slot serves again."""
+    backlog, unanswered, while every worker is busy); a freed slot serves again."""
     server = start_server(model, args=bound(model, 2))
     held = [Wire(server.port), Wire(server.port)]
     try:
@@ -126,9 +126,13 @@ def test_connection_cap_answers_503(model: str, start_server: Start) -> None:
             assert wire.request(get("/")).status == 200
         with Wire(server.port) as extra:
             if MODELS[model].excess == "backlog":
+                for wire in held:
+                    wire.send(get("/io?ms=1500"))
                 extra.send(get("/"))
                 assert unanswered(extra.sock), "served beyond the pool"
-                held.pop().close()
+                for wire in held:
+                    assert wire.read_response().status == 200
+                # then a quiet keep-alive connection is released for it (the pools' policy)
                 assert extra.read_response().status == 200
                 return
             response = extra.request(get("/"))
