@@ -366,3 +366,10 @@ def test_curve_workloads_name_their_axis_and_points(name: str) -> None:
     workload = WORKLOADS[name]
     assert workload.curve and workload.axis and workload.points
     assert set(workload.quick_points or workload.points) <= set(workload.points)
+
+
+def test_an_experiment_that_fails_says_why_in_its_file(tmp_path: Path) -> None:
+    broken = experiments.Experiment("fork-cost", "clients.bench.gone.fork_cost", "x", (1.0, 1.0))
+    why = experiments.run(broken, tmp_path, quick=True, models=[], server_cpus=[0])
+    assert why is not None and "No module named 'clients.bench.gone'" in why
+    assert experiments.load(tmp_path).failed == {"fork-cost": why}

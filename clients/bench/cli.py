@@ -211,6 +211,11 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
     opts = dataclasses.replace(opts, cpu_n=harness.calibrate_cpu_n())
     jobs = harness.build_jobs(opts, notes)
     chosen = [experiments.EXPERIMENTS[name] for name in opts.experiments]
+    for e in chosen:
+        if e.models and not set(e.models) & set(opts.models):
+            notes.append(
+                f"{e.name} skipped: it counts {', '.join(e.models)}, none of them asked for"
+            )
     chosen = [e for e in chosen if not e.models or set(e.models) & set(opts.models)]
     for note in notes:
         console.print(f"[yellow]note:[/] {note}")
