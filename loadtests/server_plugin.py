@@ -41,6 +41,8 @@ class ServerStatsPlugin:
     interval: float = 1.0
     samples: list[Sample] = field(default_factory=list)
     model: str = ""
+    #: the states summarised: the ramp too, unless Locust measures from its end (--reset-stats)
+    measured: tuple[str, ...] = RUNNING
     started: float = field(default_factory=time.time)
     _csv_file: TextIO | None = None
     _csv: Any = None
@@ -80,7 +82,7 @@ class ServerStatsPlugin:
     def take_sample(self) -> Sample:
         runner = self.environment.runner
         state = str(getattr(runner, "state", "")) if runner is not None else ""
-        running = state in RUNNING
+        running = state in self.measured
         server = self.probe.read()
         self.model = server.get("model") or self.model
         load = self.loader.sample(running)
@@ -113,7 +115,8 @@ class ServerStatsPlugin:
         return [
             v
             for s in self.samples
-            if (v := s.values.get(key)) is not None and (not running_only or s.state in RUNNING)
+            if (v := s.values.get(key)) is not None
+            and (not running_only or s.state in self.measured)
         ]
 
     def summary(self) -> dict[str, Any]:
@@ -190,6 +193,7 @@ def on_init(environment: Any, **_: Any) -> None:
                 int(p) for p in str(opt.option(environment, "loader_pids", "")).split(",") if p
             ),
         ),
+        measured=("running",) if environment.reset_stats else RUNNING,
         interval=max(
             float(opt.option(environment, "server_stats_interval", opt.STATS_INTERVAL_S)), 0.2
         ),

@@ -5,6 +5,7 @@ Never import locust here: only the pure helpers of ``loadtests`` that do not.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -423,3 +424,8 @@ def test_a_headless_run_measures_from_the_end_of_the_ramp(
     assert at(spawned) - at(started) >= 0.9  # there was a ramp
     entries = json.loads((tmp_path / "stats.json").read_text())
     assert min(entry["start_time"] for entry in entries) >= at(spawned) - 0.2
+    # the plugin's server and loader figures cover the same steady part
+    with open(tmp_path / "locust_server_stats.csv", newline="") as file:
+        states = [row["state"] for row in csv.DictReader(file)]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert "spawning" in states and summary["samples"] == states.count("running")
