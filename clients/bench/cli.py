@@ -245,9 +245,9 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
     rows: list[Run] = []
     started = time.monotonic()
     try:
-        with harness.on_loader_cpus(opts), _progress(console) as progress:
+        with _progress(console) as progress:
             task = progress.add_task("bench", total=total, step="")
-            for e in chosen:
+            for e in chosen:  # before the harness moves to the loader CPUs: they place themselves
                 progress.update(task, description=f"{e.name} experiment", step="")
                 why = experiments.run(
                     e, out, quick=opts.quick, models=opts.models, server_cpus=server_cpus
@@ -255,11 +255,12 @@ def _measure(args: argparse.Namespace, opts: Any, notes: list[str]) -> int:
                 progress.advance(task, e.seconds[opts.quick])
                 done = "[red]failed[/]: " + why.splitlines()[0][:100] if why else "done"
                 progress.console.print(f"{e.name} experiment {done}")
-            for i, job in enumerate(jobs):
-                progress.update(task, description=job.title, step=f"{i + 1}/{len(jobs)}")
-                rows.append(harness.run_job(job, opts))
-                progress.advance(task, harness.estimate(job, opts))
-                progress.console.print(f"{i + 1:>3}/{len(jobs)} {_one_line(rows[-1])}")
+            with harness.on_loader_cpus(opts):
+                for i, job in enumerate(jobs):
+                    progress.update(task, description=job.title, step=f"{i + 1}/{len(jobs)}")
+                    rows.append(harness.run_job(job, opts))
+                    progress.advance(task, harness.estimate(job, opts))
+                    progress.console.print(f"{i + 1:>3}/{len(jobs)} {_one_line(rows[-1])}")
     except KeyboardInterrupt:
         notes.append(
             f"interrupted (Ctrl-C) after {len(rows)} of {len(jobs)} runs: the rest were not measured"
