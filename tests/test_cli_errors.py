@@ -201,6 +201,14 @@ def test_a_host_without_a_scheme_is_refused(command: str, tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["locust", "loadtest", "compare"])
+def test_the_locust_process_knob_has_one_name(command: str, tmp_path: Path) -> None:
+    assert command_parser(command).parse_args(["--processes", "2"]).processes == 2
+    proc = iomodels(command, "--workers", "2", cwd=tmp_path)
+    assert_one_line_error(proc, "--workers is now --processes")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_max_connections_zero_is_refused() -> None:
     assert_one_line_error(iomodels("serve", "--max-connections", "0"), "at least 1")
 
