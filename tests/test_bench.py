@@ -12,7 +12,7 @@ from clients.bench import wrk
 from clients.bench.charts import throughput_bars
 from clients.bench.claims import Claim, judge
 from clients.bench.harness import Options, build_jobs, run_job, summarize_idle
-from clients.bench.measures import MEASURES, Results, add_ratios
+from clients.bench.measures import MEASURES, Results, index, of_reference
 from clients.bench.placement import parse_cpus, plan
 from clients.bench.records import Experiments, IdleStep, Latency, Probe, Run, Verdict, WrkFigures
 from clients.bench.render import ordered, worker_placement
@@ -84,7 +84,6 @@ def synthetic() -> list[Run]:
 
 def test_verdicts_say_which_targets_hold() -> None:
     runs = synthetic()
-    add_ratios(runs)
     checked = {v.claim: v for v in judge(Results({}, runs))}
     assert checked["hello: uvloop req/s vs ref-aiohttp"].holds is True  # 2.0x
     assert checked["hello: uvloop CPU us/req vs ref-aiohttp"].holds is True  # 0.48x
@@ -99,7 +98,9 @@ def test_verdicts_say_which_targets_hold() -> None:
     assert churn.holds is None and churn.measured.startswith("740.0 us")  # reported, not judged
     assert "hello: asyncio req/s vs aiohttp.web on the stdlib loop" not in checked  # no runs
     uv = next(r for r in runs if r.model == "uvloop" and r.workload == "hello")
-    assert uv.vs_aiohttp == pytest.approx(2.0) and uv.of_bare == pytest.approx(80 / 120)
+    by = index(runs)
+    assert of_reference(uv, by, "ref-aiohttp") == pytest.approx(2.0)
+    assert of_reference(uv, by, "ref-bare") == pytest.approx(80 / 120)
 
 
 def test_one_function_reads_any_figure_claim() -> None:

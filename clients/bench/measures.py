@@ -149,14 +149,11 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def add_ratios(runs: Sequence[Run]) -> None:
-    """Set ``of_bare`` (fraction of ref-bare's throughput) and ``vs_aiohttp`` on every run, in place."""
-    by = index(runs)
-    for run in runs:
-        bare = by.get(key(run.workload, "ref-bare", run.point))
-        aio = by.get(key(run.workload, "ref-aiohttp", run.point))
-        run.of_bare = _ratio(run.best_rps(), bare.best_rps() if bare else None)
-        run.vs_aiohttp = _ratio(run.best_rps(), aio.best_rps() if aio else None)
+def of_reference(run: Run, by: dict[Key, Run], reference: str) -> float | None:
+    """``run``'s throughput over ``reference``'s on the same workload (and point), the higher
+    of the two clients' each; None without the reference."""
+    ref = by.get(key(run.workload, reference, run.point))
+    return _ratio(run.best_rps(), ref.best_rps() if ref else None)
 
 
 def _holds(claim: Claim, result: float | None) -> bool | None:

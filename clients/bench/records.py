@@ -232,11 +232,10 @@ class Run:
     """One workload against one fresh server: what the load client, the sampler and wrk measured.
 
     ``rps`` is our load client's figure, a floor when ``loader_bound`` (its core
-    was saturated); ``wrk`` holds wrk's figures where it ran. ``of_bare`` and
-    ``vs_aiohttp`` compare the higher of the two clients' throughputs. A run of
-    a curve has its ``point`` (the x); ``refused`` counts the answers that were
-    not 2xx (a model at its cap answers 503). A probe's run (no server) holds
-    its record (``handovers``, ``fork_cost``) instead of load figures.
+    was saturated); ``wrk`` holds wrk's figures where it ran. A run of a curve
+    has its ``point`` (the x); ``refused`` counts the answers that were not 2xx
+    (a model at its cap answers 503). Figures that compare runs (a ratio to a
+    reference) are read from the runs when shown, never stored here.
     """
 
     model: str
@@ -269,8 +268,6 @@ class Run:
     idle: IdleSummary | None = None
     ideal_rps: float | None = None
     efficiency: float | None = None
-    of_bare: float | None = None
-    vs_aiohttp: float | None = None
     failed: str | None = None
     flagged: bool = False
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clients.bench.experiments import EXPERIMENTS
+from clients.bench.measures import index, of_reference
 from clients.bench.records import (
     PSS_NOISE_KIB,
     Experiments,
@@ -58,6 +59,7 @@ def _failed_row(name: str, run: Run, width: int) -> list[Any]:
 def workload_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
     """Headers and rows for one workload, in :func:`ordered` order."""
     rows_in = ordered(workload, runs)
+    by = index(runs)
     echo = workload.startswith("echo")
     has_wrk = any(r.wrk for r in rows_in)
     headers = ["server", "msg/s" if echo else "req/s"]
@@ -93,8 +95,8 @@ def workload_table(workload: str, runs: Sequence[Run]) -> tuple[list[str], list[
         if echo:
             row.append(fmt_num(r.mib_s, 1))
         row += [
-            fmt_pct(r.of_bare),
-            fmt_ratio(r.vs_aiohttp),
+            fmt_pct(of_reference(r, by, "ref-bare")),
+            fmt_ratio(of_reference(r, by, "ref-aiohttp")),
             fmt_num(r.server_cpu_us_per_req, 1),
             "-" if r.server_cpu_pct is None else f"{r.server_cpu_pct:.0f}%",
             fmt_num(r.server_minflt_per_req, 1),

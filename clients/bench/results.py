@@ -19,8 +19,8 @@ from typing import Any
 
 from clients.bench import experiments
 from clients.bench.claims import judge
-from clients.bench.measures import Results, add_ratios
-from clients.bench.records import Experiments, Run, Verdict
+from clients.bench.measures import Results, index, of_reference
+from clients.bench.records import Experiments, Key, Run, Verdict
 from reporting.formats import PERCENTILES
 
 CSV_FIELDS = [
@@ -62,11 +62,13 @@ def new_dir(root: Path) -> Path:
     return path
 
 
-def csv_row(run: Run) -> dict[str, Any]:
+def csv_row(run: Run, by: dict[Key, Run]) -> dict[str, Any]:
     data = run.to_dict()
     lat = run.latency_ms
     return {
         **{k: data.get(k) for k in CSV_FIELDS},
+        "of_bare": of_reference(run, by, "ref-bare"),
+        "vs_aiohttp": of_reference(run, by, "ref-aiohttp"),
         **{f"latency_{k}_ms": lat.get(k) if lat else None for k, _ in PERCENTILES},
         "server_processes": run.server_tasks.processes,
         "server_threads": run.server_tasks.threads,
@@ -80,8 +82,7 @@ def csv_row(run: Run) -> dict[str, Any]:
 def check(
     machine: dict[str, Any], runs: Sequence[Run], found: Experiments | None = None
 ) -> list[Verdict]:
-    """Ratios to the references (set on the runs) and every verdict the run answers."""
-    add_ratios(runs)
+    """Every verdict the run answers."""
     return judge(Results(machine, runs, found or Experiments()))
 
 
@@ -135,7 +136,8 @@ def write_all(
     with open(out / "results.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, CSV_FIELDS)
         writer.writeheader()
-        writer.writerows(csv_row(r) for r in runs)
+        by = index(runs)
+        writer.writerows(csv_row(r, by) for r in runs)
     report = write_page(
         out / "report.md",
         machine,
