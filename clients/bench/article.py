@@ -40,8 +40,8 @@ class ArticleClaim:
             :data:`CRAWL_CHART` in front, of the crawl-bench run.
         figure: the figure in Chinese, a ``str.format`` template: ``v`` is the list
             of the verdicts of ``claims``, in order (their numbers ``value``,
-            ``theirs`` and ``result``, or a curve's figures in ``measured``); the
-            facts' numbers are names of their own.
+            ``theirs``, ``result`` and ``numbers[name]``, or a curve's figures in
+            ``measured``); the facts' numbers are names of their own.
         rule: how the answers make the verdict (:data:`HOLDS`, :data:`LIMITED`,
             :data:`OUTDATED`, :data:`VERIFIED`).
         note: in Chinese, the condition (:data:`LIMITED`), what changed
@@ -113,9 +113,9 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         "threads-share", "多线程",
         "多线程中所有变量都由所有线程共享，所以任何一个变量都可以被任何一个线程修改，因此线程之间共享数据最大的危险在于多个线程同时改一个变量，需要创建线程锁 `threading.Lock()`",
         claims=("shared-counter",),
-        facts=("shared_counter",),
-        figure="{sc_threads} 个线程各对同一个计数器做 {sc_updates:,} 次“读-改-写”：不加锁丢失 {sc_lost:,} 次更新（共 {sc_expected:,} 次，{sc_share:.0%}）；"
-               "用 `threading.Lock` 丢失 {sc_locked_lost:,} 次，每次更新 {sc_us:.2f} us",
+        figure="{v[0].numbers[threads]} 个线程各对同一个计数器做 {v[0].numbers[updates]:,} 次“读-改-写”："
+               "不加锁丢失 {v[0].numbers[lost]:,} 次更新（共 {v[0].numbers[expected]:,} 次，{v[0].numbers[share]:.0%}）；"
+               "用 `threading.Lock` 丢失 {v[0].numbers[locked_lost]:,} 次，每次更新 {v[0].numbers[us]:.2f} us",
     ),
     ArticleClaim(
         "gil-100-bytecodes", "Python 全局线程锁（GIL）",

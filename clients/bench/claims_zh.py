@@ -107,23 +107,6 @@ def _posix_threads(ev: Evidence) -> Fact | None:
     return Fact({"pt_threads": threads, "pt_connections": connections}, threads >= connections)
 
 
-def _shared_counter(ev: Evidence) -> Fact | None:
-    doc = ev.experiments.shared_state
-    if not doc:
-        return None
-    free, locked = doc["unlocked"], doc["locked"]
-    numbers = {
-        "sc_threads": free["threads"],
-        "sc_updates": free["updates"],
-        "sc_lost": free["lost"],
-        "sc_expected": free["expected"],
-        "sc_share": free["lost"] / free["expected"],
-        "sc_locked_lost": locked["lost"],
-        "sc_us": locked["seconds"] / locked["expected"] * 1e6,
-    }
-    return Fact(numbers, free["lost"] > 0 and locked["lost"] == 0)
-
-
 def _idle_uvloop(ev: Evidence) -> Fact | None:
     run = ev.by.get(key("idle", "uvloop"))
     if run is None or not run.ok or run.idle is None:
@@ -171,7 +154,6 @@ def _crawl_fact(
 
 BENCH_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
     "posix_threads": _posix_threads,
-    "shared_counter": _shared_counter,
     "idle_uvloop": _idle_uvloop,
     "asyncio_generators": _asyncio_generators,
 }

@@ -491,6 +491,15 @@ def shared_counter(claim: Claim, results: Results) -> Verdict | None:
         id=claim.id,
         value=free["lost"],
         theirs=locked["lost"],
+        numbers={
+            "threads": free["threads"],
+            "updates": free["updates"],
+            "lost": free["lost"],
+            "expected": free["expected"],
+            "share": free["lost"] / free["expected"],
+            "locked_lost": locked["lost"],
+            "us": per_update_us,
+        },
     )
 
 

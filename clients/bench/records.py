@@ -328,7 +328,7 @@ class Verdict:
     ``label`` replaces yes/no in the report where a word says more ("outdated").
     ``value``, ``theirs`` and ``result`` are the numbers behind ``measured`` (the
     claim's figure, what it is compared with, the ratio or difference judged),
-    where its measure has them.
+    where its measure has them; ``numbers`` more named figures, for the pages that quote them.
     """
 
     claim: str
@@ -341,6 +341,7 @@ class Verdict:
     value: float | None = None
     theirs: float | None = None
     result: float | None = None
+    numbers: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
