@@ -211,9 +211,8 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         "event-driven", "协程",
         "充分利用操作系统提供的异步IO支持，就可以用单进程单线程模型来执行多任务，这种全新的模型称为事件驱动模型（ngnix）",
         claims=("idle-uvloop-kib", "idle-uvloop-p99"),
-        facts=("idle_uvloop",),
         charts=("idle-memory.png",),
-        figure="`idle` 负载：一个 uvloop 线程同时保持 {iu_held:,} 个空闲连接，每个 {v[0].value:.1f} KiB；"
+        figure="`idle` 负载：一个 uvloop 线程同时保持 {v[0].numbers[idle_held]:,.0f} 个空闲连接，每个 {v[0].value:.1f} KiB；"
                "这时其他请求的 p99 延迟是没有空闲连接时的 {v[1].value:.2f} 倍",
     ),
     ArticleClaim(

@@ -107,13 +107,6 @@ def _posix_threads(ev: Evidence) -> Fact | None:
     return Fact({"pt_threads": threads, "pt_connections": connections}, threads >= connections)
 
 
-def _idle_uvloop(ev: Evidence) -> Fact | None:
-    run = ev.by.get(key("idle", "uvloop"))
-    if run is None or not run.ok or run.idle is None:
-        return None
-    return Fact({"iu_held": run.idle.max_held}, True)
-
-
 def _asyncio_generators(ev: Evidence) -> Fact | None:
     """asyncio's coroutines are generators in the run's Python (before 3.5, when ``async def`` came)."""
     python = ev.machine.get("python") or ""
@@ -154,7 +147,6 @@ def _crawl_fact(
 
 BENCH_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {
     "posix_threads": _posix_threads,
-    "idle_uvloop": _idle_uvloop,
     "asyncio_generators": _asyncio_generators,
 }
 CRAWL_FACTS: dict[str, Callable[[Evidence], Fact | None]] = {

@@ -213,16 +213,18 @@ def figure(claim: Claim, results: Results) -> Verdict | None:
             if claim.against is not None
             else f"; {claim.model} {sign} {claim.versus}"
         )
-    holds = _holds(claim, result)
+    holds, numbers = _holds(claim, result), {}
     if claim.needs is not None:
         needed, minimum = claim.needs
         have = FIGURES[needed].read(run)
         measured += f", {FIGURES[needed].show(have)}"
         if holds and (have is None or have < minimum):
             holds = None  # too few to pass; a failure with fewer still fails
+        if have is not None:
+            numbers[needed] = have
     return Verdict(
         claim.text, _target(claim, first.show), measured, holds, how, id=claim.id,
-        value=value, theirs=theirs, result=result,
+        value=value, theirs=theirs, result=result, numbers=numbers,
     )  # fmt: skip
 
 
