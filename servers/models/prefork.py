@@ -23,10 +23,10 @@ finishes the connection in hand and exits, then SIGKILL for any still running
 when the grace period ends. ``/stats`` adds up one shared-memory slot per worker.
 
 A worker beats while its loop comes round: on every wake-up of its accept
-loop (a ticker thread wakes it every quarter of the timeout), before every
-step of its connection, and between slices of a long ``Wait``. A single
-``recv`` lasts at most the longest protocol timeout, so ``--worker-timeout``
-must stay above it.
+loop (a second thread wakes it every quarter of the timeout), before every
+step of its connection, between slices of a long ``Wait``, and while it waits
+for its client's next request. Within a request a ``recv`` lasts at most the
+header or body timeout, so ``--worker-timeout`` must stay above them.
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class WorkerProcess:
     response in flight still takes.
 
     A second thread (:meth:`_watch`) wakes the accept loop now and then, so
-    that an idle worker beats too, and while a connection is served it watches
+    that an idle worker beats too, beats while the worker waits for its
+    client's next request (a wait the timeouts bound), and it watches
     the listener: once a connection has waited there :data:`RELEASE_AFTER`,
     it releases the one in hand (see :mod:`servers.models._pool`).
     """
@@ -151,6 +152,8 @@ class WorkerProcess:
                 self.wakeup.wake()  # the accept loop comes round and beats
                 continue
             pump = self.pump
+            if pump is not None and pump.quiet_since is not None:
+                self.beat()  # the worker waits in recv for its client, bounded by the timeouts
             if pump is None or listener_fd not in poll_readable([listener_fd], self.interval):
                 continue
             time.sleep(RELEASE_AFTER)  # nobody took it meanwhile: every worker is busy
