@@ -41,7 +41,8 @@ def test_a_worker_that_stops_beating_is_killed_and_replaced(model: str) -> None:
 
 @pytest.mark.parametrize("model", REPLACED)
 def test_a_worker_beating_while_idle_and_waiting_is_left_alone(model: str) -> None:
-    """Idle for 3 timeouts, then a request waiting 2 timeouts: no worker is called hung."""
+    """Idle for 3 timeouts, a request waiting 2, a keep-alive connection quiet for 2: no worker is
+    called hung."""
     skip_unavailable(model)
     args = ["--workers", "1", "--worker-timeout", "1"]
     with ServerProcess(model, args=args) as server:
@@ -49,6 +50,8 @@ def test_a_worker_beating_while_idle_and_waiting_is_left_alone(model: str) -> No
         time.sleep(3.0)  # idle: only the accept loop's ticker makes it beat
         with Wire(server.port) as wire:
             assert wire.request(get("/io?ms=2000")).status == 200
+            time.sleep(2.0)  # a quiet keep-alive connection, twice the timeout
+            assert wire.request(get("/")).status == 200
         assert {p.pid for p in workers(server)} == pids
         assert "silent for" not in server.log_text()
 
