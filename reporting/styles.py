@@ -45,13 +45,13 @@ STYLES: dict[str, Style] = {
     "asyncio": Style("#1f77b4", "o"),
     "uvloop": Style("#9467bd", "D"),
     "multiprocess": Style("#8c564b", "P"),
-    # the models planned next
     "reactor": Style("#e377c2", "X"),
     "generators": Style("#17becf", "h"),
     "prefork": Style("#bcbd22", "p"),
     "threadpool": Style("#ffa600", "<"),
     "iouring": Style("#003f5c", ">"),
     "interpreters": Style("#2f9e8f", "*"),
+    "threadloops": Style("#8c6d31", "d"),
     # the crawlers of their own: the baseline, and asyncio's loop without aiohttp (a lighter blue)
     "sequential": Style("#000000", "8"),
     "asyncio-streams": Style("#6baed6", "s"),
