@@ -54,7 +54,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="a short smoke run of the whole matrix (< 4 min)"
     )
-    parser.add_argument("--no-references", action="store_true", help="measure the models only")
+    parser.add_argument(
+        "--no-references",
+        action="store_true",
+        help="measure the models only (by default each workload's reference servers join them, "
+        "and the report lists which)",
+    )
     parser.add_argument(
         "--no-wrk", action="store_true", help="skip the wrk cross-check even if installed"
     )
