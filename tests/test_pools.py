@@ -93,13 +93,19 @@ def test_an_idle_timeout_closes_without_lingering(model: str) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("pipeline", [1, 4])
 @pytest.mark.parametrize("model", POOLS)
-async def test_our_loader_counts_no_error_when_a_pool_releases_it(model: str) -> None:
-    """Ten connections on two members: all take turns, the loader reconnects without an error."""
+async def test_our_loader_counts_no_error_when_a_pool_releases_it(
+    model: str, pipeline: int
+) -> None:
+    """Ten connections on two members: all take turns, the loader reconnects without an error
+    (what it had pipelined behind the last answer goes out again on the new connection)."""
     skip_unavailable(model)
     with ServerProcess(model, args=[MODELS[model].pool or "", "2"]) as server:
         result = await measure(
-            LoadConfig(port=server.port, connections=10, duration=1.5, warmup=0.2)
+            LoadConfig(
+                port=server.port, connections=10, pipeline=pipeline, duration=1.5, warmup=0.2
+            )
         )
     assert result.requests > 0
     assert result.errors == 0, result.error_kinds
