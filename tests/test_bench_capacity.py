@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from clients.bench.capacity import (
@@ -11,6 +13,24 @@ from clients.bench.capacity import (
     offered_rates,
     relative_to_none,
     slo_rate,
+)
+from clients.bench.capacity_report import (
+    knee_table,
+    rate_chart,
+    rate_table,
+    slow_charts,
+    slow_table,
+)
+from clients.bench.claims import CLAIMS_BY_ID
+from clients.bench.measures import MEASURES, Results
+from clients.bench.records import (
+    Latency,
+    RateCurve,
+    RateStep,
+    Run,
+    SlowStep,
+    SlowSweep,
+    Verdict,
 )
 
 
@@ -79,3 +99,74 @@ def test_relative_to_none(
     figures: dict[int, float | None], expected: dict[int, float | None]
 ) -> None:
     assert relative_to_none(figures) == pytest.approx(expected)
+
+
+# -- the sweeps' records: verdicts, tables, charts (made-up runs, no load) -----------------------
+def rate_run(model: str, knee_rps: float | None, capacity: float = 1000.0) -> Run:
+    steps = [
+        RateStep(offered=o, achieved=o, latency_ms=Latency(p50=1.0, p99=p, p999=p, max=p))
+        for o, p in ((100, 1.0), (500, 2.0), (1000, 50.0))
+    ]
+    curve = RateCurve(capacity_rps=capacity, steps=steps, knee_rps=knee_rps, slo_rps=knee_rps)
+    return Run(model=model, workload="rate-sweep-io-wait", rate_curve=curve)
+
+
+def slow_run(model: str, fast_rps: dict[int, float]) -> Run:
+    steps = [
+        SlowStep(slow=n, fast_rps=rps, fast_latency_ms=Latency(p99=1.0), slow_held=n)
+        for n, rps in fast_rps.items()
+    ]
+    return Run(model=model, workload="slow-clients", slow_sweep=SlowSweep(steps))
+
+
+def judged(claim_id: str, runs: list[Run]) -> Verdict | None:
+    claim = CLAIMS_BY_ID[claim_id]
+    return MEASURES[claim.measure](claim, Results({}, runs))
+
+
+@pytest.mark.parametrize(
+    "knees, holds",
+    [
+        ({"uvloop": 900, "asyncio": 500, "threadpool": 100, "prefork": None}, True),
+        ({"uvloop": 900, "asyncio": 100, "threadpool": 100, "prefork": None}, False),
+        ({"uvloop": None, "threadpool": None}, False),
+    ],
+)
+def test_every_loop_knee_beyond_every_pool_knee(
+    knees: dict[str, float | None], holds: bool
+) -> None:
+    verdict = judged("rate-sweep-io-wait-knees", [rate_run(m, k) for m, k in knees.items()])
+    assert verdict is not None and verdict.holds is holds
+    assert "threadpool" in verdict.measured and "uvloop" in verdict.measured
+
+
+def test_no_knee_verdict_without_both_kinds() -> None:
+    assert judged("rate-sweep-io-wait-knees", [rate_run("uvloop", 900)]) is None
+
+
+@pytest.mark.parametrize(
+    "figures, holds",
+    [
+        ({"uvloop": (1000, 900), "threadpool": (1000, 0), "prefork": (800, 50)}, True),
+        ({"uvloop": (1000, 300), "threadpool": (1000, 0)}, False),  # the loop lost too much
+        ({"uvloop": (1000, 900), "threadpool": (1000, 500)}, False),  # the pool coped
+    ],
+)
+def test_slow_clients_hurt_pools_far_more_than_loops(
+    figures: dict[str, tuple[float, float]], holds: bool
+) -> None:
+    runs = [slow_run(m, {0: none, 10: none, 100: at}) for m, (none, at) in figures.items()]
+    verdict = judged("slow-clients-pools-hurt", runs)
+    assert verdict is not None and verdict.holds is holds
+
+
+def test_sweep_tables_and_charts(tmp_path: Path) -> None:
+    runs = [rate_run("uvloop", 500), rate_run("threadpool", None)]
+    headers, rows = knee_table("rate-sweep-io-wait", runs)
+    assert [r[2] for r in rows] == ["none", "500 (50.0%)"]  # threadpool, then uvloop
+    assert len(rate_table("rate-sweep-io-wait", runs)[1]) == 6
+    slow = [slow_run("uvloop", {0: 1000, 10: 990, 100: 900}), slow_run("prefork", {0: 800, 10: 0})]
+    _, slow_rows = slow_table(slow)
+    assert [r[4] for r in slow_rows] == ["100.0%", "0.0%", "100.0%", "99.0%", "90.0%"]
+    paths = [rate_chart("rate-sweep-io-wait", runs, tmp_path), *slow_charts(slow, tmp_path)]
+    assert all(p.stat().st_size > 0 for p in paths)

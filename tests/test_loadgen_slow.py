@@ -10,10 +10,10 @@ import pytest
 
 from clients.loadgen.config import MAX_SLOW_CLIENTS, LoadConfig
 from clients.loadgen.slow_clients import (
+    SlowClients,
     SlowFigures,
     SlowProfile,
     measure_beside_slow,
-    open_slow_clients,
 )
 from servers.launcher import ServerProcess
 
@@ -60,7 +60,9 @@ async def test_a_slow_client_trickles_its_request_and_reads_through_a_small_wind
     figures.measuring = True
     profile = SlowProfile(chunk=8, gap_s=0.01, window=4096, read_gap_s=0.01, think_s=60)
     async with server:
-        (client,) = await open_slow_clients(LoadConfig(port=port), 1, profile, figures)
+        slow = SlowClients(LoadConfig(port=port), profile, figures)
+        await slow.start(1)
+        (client,) = slow.open
         rcvbuf = client.transport.get_extra_info("socket").getsockopt(
             socket.SOL_SOCKET, socket.SO_RCVBUF
         )
@@ -69,8 +71,7 @@ async def test_a_slow_client_trickles_its_request_and_reads_through_a_small_wind
             if figures.requests:
                 break
             await asyncio.sleep(0.01)
-        client.stop()
-        client.transport.abort()
+        assert await slow.stop() == 1
     request = LoadConfig(port=port).request()
     assert b"".join(chunks) == request
     assert len(chunks) >= len(request) // 8 and max(map(len, chunks)) <= 8
@@ -92,14 +93,15 @@ async def test_a_loop_serves_the_fast_clients_beside_slow_ones(
 
 
 @pytest.mark.asyncio
-async def test_slow_clients_holding_every_thread_of_a_pool_starve_the_fast_ones(
+async def test_slow_clients_outnumbering_a_pool_starve_the_fast_ones(
     start_server: Callable[..., ServerProcess],
 ) -> None:
-    """Four threads, eight slow keep-alive clients first: every thread serves a slow client,
-    and the fast clients' requests wait in the queue for the whole window."""
-    server = start_server("threadpool", args=["--threads", "4"])
-    config = LoadConfig(port=server.port, connections=3, slow_clients=8, **SHORT)
+    """Two threads, twenty slow clients first: the pool releases keep-alive connections for
+    those waiting, the slow clients connect again and queue with the fast ones, and a thread
+    is held for as long as a slow request trickles in: fast connections go unanswered."""
+    server = start_server("threadpool", args=["--threads", "2"])
+    config = LoadConfig(port=server.port, connections=3, slow_clients=20, duration=1, warmup=0.2)
     result = await measure_beside_slow(config)
-    assert result.requests == 0
-    assert result.error_kinds.get("starved") == 3
-    assert result.slow is not None and result.slow["held"] == 8
+    assert result.error_kinds.get("starved", 0) >= 1
+    assert result.slow is not None
+    assert result.slow["closed"] > 0 and result.slow["reconnects"] > 0

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from clients.bench import capacity_report
 from clients.bench.measures import curve
 from clients.bench.records import Experiments, Run
 from clients.bench.render import ordered
@@ -47,6 +48,12 @@ def draw_all(
         known = WORKLOADS.get(workload)
         if known is not None and known.curve:
             paths += curve_charts(workload, runs, out_dir, found)
+            continue
+        if known is not None and known.mode == "rate-sweep":
+            paths.append(capacity_report.rate_chart(workload, runs, out_dir))
+            continue
+        if known is not None and known.mode == "slow-clients":
+            paths += capacity_report.slow_charts(runs, out_dir)
             continue
         rows = [r for r in ordered(workload, runs) if r.ok]
         cpu = [Bar(r.model, r.server_cpu_us_per_req) for r in rows]

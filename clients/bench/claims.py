@@ -221,6 +221,13 @@ CLAIMS: tuple[Claim, ...] = (
     # fork-cost: "creating a process is costly", and more so from a larger parent
     Claim("fork-cost-size", "fork-cost: a fork costs more the larger the parent", "fork-cost", "fork",
           "fork_size", low=2.0),
+    # rate-sweep, slow-clients: what a capacity planner needs (the loops against the bounded pools)
+    Claim("rate-sweep-io-wait-knees",
+          "rate-sweep-io-wait: every event loop's knee beyond every bounded pool's (500 connections)",
+          "rate-sweep-io-wait", "loops", "knee_order"),
+    Claim("slow-clients-pools-hurt",
+          "slow-clients: slow clients hurt the bounded pools (prefork, threadpool) far more than loops",
+          "slow-clients", "loops", "slow_hurt"),
     # threads share variables (the shared-state experiment)
     Claim("shared-counter", "threads share variables: a shared counter needs threading.Lock",
           "shared-state", "thread", "shared_counter"),

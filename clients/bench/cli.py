@@ -28,7 +28,7 @@ QUICK_WARMUP = 0.3
 def configure(parser: argparse.ArgumentParser) -> None:
     from clients.bench.experiments import EXPERIMENTS
     from clients.bench.targets import MODELS, TARGETS
-    from clients.bench.workloads import WORKLOADS
+    from clients.bench.workloads import GROUPS, WORKLOADS
 
     add_names_argument(
         parser,
@@ -41,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_names_argument(
         parser,
         "--workloads",
-        dict.fromkeys([*WORKLOADS, *EXPERIMENTS]),
+        dict.fromkeys([*WORKLOADS, *GROUPS, *EXPERIMENTS]),
         "workload",
         help="workloads and experiments to run (shared-state always runs: it takes 0.3 s)",
     )
@@ -110,7 +110,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
     from clients.bench.harness import Options
     from clients.bench.placement import parse_cpus
     from clients.bench.targets import MODELS
-    from clients.bench.workloads import IDLE_STEPS, IDLE_STEPS_QUICK, WORKLOADS
+    from clients.bench.workloads import GROUPS, IDLE_STEPS, IDLE_STEPS_QUICK, WORKLOADS
 
     models = list(args.models) or list(MODELS)
     duration = (
@@ -134,7 +134,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
         notes.append(
             "one CPU only: server and loader share it, so throughput figures are pessimistic"
         )
-    named = list(args.workloads)
+    named = [name for given in args.workloads for name in GROUPS.get(given, (given,))]
     opts = Options(
         models=models,
         workloads=[WORKLOADS[n] for n in named if n in WORKLOADS],

@@ -61,6 +61,8 @@ LOAD_FIELDS = tuple(
 )
 
 MIB = 1024 * 1024
+#: workloads whose run is several loads in turn on one server (:mod:`clients.bench.capacity_runs`)
+SWEEPS = ("rate-sweep", "slow-clients")
 STARTUP_S = 1.2  # rough server start + stop + loader start, for the ETA
 CONNECTS_PER_S = 2000  # the loader opening its connections, for the ETA
 #: a background load outlasts the measured window by this much
@@ -153,6 +155,10 @@ def estimate(job: Job, opts: Options) -> float:
     """Seconds a job should take (for the ETA)."""
     if job.workload.mode == "idle":
         return len(opts.idle_steps) * (min(opts.duration, 2.0) + 1.5) + STARTUP_S
+    if job.workload.mode in SWEEPS:
+        from clients.bench.capacity_runs import sweep_seconds
+
+        return STARTUP_S + sweep_seconds(job.workload.mode, opts.duration, opts.warmup, opts.quick)
     extra = opts.duration + 0.5 if _wants_wrk(job, opts) else 0.0
     extra += job.params.connections / CONNECTS_PER_S
     return opts.warmup + opts.duration + STARTUP_S + extra
@@ -208,6 +214,19 @@ def run_job(job: Job, opts: Options) -> Run:
         run.server_cpus_by_pid = {str(k): v for k, v in sampler.tree.affinity().items()}
         if job.workload.mode == "idle":
             _run_idle(run, job, server, sampler, opts)
+        elif job.workload.mode in SWEEPS:
+            from clients.bench.capacity_runs import SWEEPS as SWEEP_RUNS
+
+            SWEEP_RUNS[job.workload.mode](
+                run,
+                url(job, server, opts),
+                params.connections,
+                job.placement.loader_cpus,
+                sampler,
+                opts.duration,
+                opts.warmup,
+                opts.quick,
+            )
         else:
             _run_load(run, job, server, sampler, opts)
             if _wants_wrk(job, opts):

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clients.bench import capacity_measures
 from clients.bench.records import Experiments, HandOver, Key, Run, Verdict, key
 from clients.bench.targets import TARGETS
 from clients.bench.workloads import IO_WAIT_MS
@@ -509,6 +510,8 @@ Measure = Callable[["Claim", Results], Verdict | None]
 
 MEASURES: dict[str, Measure] = {
     "figure": figure,
+    "knee_order": capacity_measures.knee_order,
+    "slow_hurt": capacity_measures.slow_hurt,
     "growth": growth,
     "knee": knee,
     "speedup": speedup,

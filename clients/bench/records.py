@@ -228,6 +228,61 @@ class Experiments:
 
 
 @dataclass
+class RateStep:
+    """One open-loop run of a rate sweep: offered and achieved req/s (2xx answers), latencies
+    timed from when each request should have gone out (corrected for coordinated omission)."""
+
+    offered: float
+    achieved: float = 0.0
+    requests: int = 0
+    latency_ms: Latency = field(default_factory=Latency)
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    server_cpu_pct: float | None = None
+    loader_cpu_pct: float | None = None
+
+
+@dataclass
+class RateCurve:
+    """A rate sweep: the closed-loop capacity, then open-loop steps at shares of it.
+
+    ``knee_rps`` and ``slo_rps`` are offered rates (see :mod:`clients.bench.capacity`);
+    None when not even the lowest rate held.
+    """
+
+    capacity_rps: float | None = None
+    steps: list[RateStep] = field(default_factory=list)
+    knee_rps: float | None = None
+    slo_rps: float | None = None
+
+
+@dataclass
+class SlowStep:
+    """The fast clients with ``slow`` slow clients beside them, and what the slow ones got."""
+
+    slow: int
+    fast_rps: float = 0.0
+    fast_latency_ms: Latency = field(default_factory=Latency)
+    fast_errors: int = 0
+    fast_error_kinds: dict[str, int] = field(default_factory=dict)
+    slow_connected: int = 0
+    slow_held: int = 0
+    slow_rps: float = 0.0
+    slow_latency_ms: Latency = field(default_factory=Latency)
+    slow_closed: int = 0
+    slow_refused: int = 0
+    server_cpu_pct: float | None = None
+    loader_cpu_pct: float | None = None
+
+
+@dataclass
+class SlowSweep:
+    """The ``slow-clients`` steps of one model, fewest slow clients first."""
+
+    steps: list[SlowStep] = field(default_factory=list)
+
+
+@dataclass
 class Run:
     """One workload against one fresh server: what the load client, the sampler and wrk measured.
 
@@ -266,6 +321,8 @@ class Run:
     connected: int | None = None
     wrk: WrkFigures | None = None
     idle: IdleSummary | None = None
+    rate_curve: RateCurve | None = None
+    slow_sweep: SlowSweep | None = None
     ideal_rps: float | None = None
     efficiency: float | None = None
     failed: str | None = None

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clients.bench import capacity_report
 from clients.bench.experiments import EXPERIMENTS
 from clients.bench.measures import index, of_reference
 from clients.bench.records import (
@@ -400,6 +401,13 @@ def render(
                 out.append(_failed(name, found) + handover_table(found.gil_switch) + "\n")
             out.append(CURVE_NOTES.get(name, "") + "\n")
             out.append(markdown_table(*curve_table(name, runs)))
+        elif workload.mode == "rate-sweep":
+            out.append(capacity_report.RATE_NOTE + "\n")
+            out.append(markdown_table(*capacity_report.knee_table(name, runs)) + "\n")
+            out.append(markdown_table(*capacity_report.rate_table(name, runs)))
+        elif workload.mode == "slow-clients":
+            out.append(capacity_report.SLOW_NOTE + "\n")
+            out.append(markdown_table(*capacity_report.slow_table(runs)))
         elif name == "idle":
             out.append(markdown_table(*idle_table(runs)))
             out.append(

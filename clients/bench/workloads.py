@@ -39,7 +39,9 @@ class Workload:
     """One workload: one run per target, or a curve (one run per point).
 
     Attributes:
-        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``.
+        mode: the load client's mode: ``echo``, ``http``, ``churn`` or ``idle``; or
+            ``rate-sweep`` or ``slow-clients`` (several loads in turn on one server,
+            :mod:`clients.bench.capacity_runs`).
         path: HTTP target (``{cpu_n}`` is filled in with the calibrated ``n``).
         size: echo message bytes.
         connections: concurrent connections (idle: the probe's).
@@ -183,6 +185,13 @@ def models_for(workload: Workload, models: list[str], every_model: bool, quick: 
     return chosen
 
 
+#: ``rate-sweep-*`` and ``slow-clients`` with ``--quick``: a loop and the two bounded pools
+RATE_SWEEP_QUICK_MODELS = ("uvloop", "threadpool", "prefork")
+#: ``slow-clients``: the fast clients measured (fewer than threadpool's 32 threads)
+SLOW_FAST_CONNECTIONS = 10
+#: names that select several workloads
+GROUPS = {"rate-sweep": ("rate-sweep-hello", "rate-sweep-io-wait")}
+
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in (
@@ -219,6 +228,17 @@ WORKLOADS: dict[str, Workload] = {
                  "switch intervals of 0.5, 5 and 50 ms, all CPUs", connections=GIL_PROBE_CONNECTIONS,
                  axis="switch interval ms", points=(0.5, 5, 50), server_all_cpus=True,
                  models=THREAD_MODELS, quick_models=("thread",), at=gil_switch_at),
+        Workload("rate-sweep-hello", "rate-sweep", "GET / on 50 keep-alive connections: the closed-loop "
+                 "capacity, then open-loop runs at fixed offered rates from 10% to 120% of it",
+                 connections=50, quick_models=RATE_SWEEP_QUICK_MODELS),
+        Workload("rate-sweep-io-wait", "rate-sweep", f"GET /io?ms={IO_WAIT_MS} on 500 keep-alive "
+                 "connections: the closed-loop capacity, then open-loop runs at fixed offered rates "
+                 "from 10% to 120% of it", path=f"/io?ms={IO_WAIT_MS}", connections=500,
+                 quick_models=RATE_SWEEP_QUICK_MODELS),
+        Workload("slow-clients", "slow-clients", f"GET / from {SLOW_FAST_CONNECTIONS} fast keep-alive "
+                 "clients beside 0, 10, 100 and 1,000 slow ones (each sends its request 8 bytes every "
+                 "50 ms, reads through a 4 KiB window every 50 ms, thinks 1 s)",
+                 connections=SLOW_FAST_CONNECTIONS, quick_models=RATE_SWEEP_QUICK_MODELS),
     )
 }  # fmt: skip
 
@@ -227,13 +247,15 @@ IDLE_STEPS_QUICK = (0, 1000, 2500)
 
 
 def select(names: str | None) -> list[Workload]:
-    """Workloads by comma-separated names (all when empty); unknown names raise ``ValueError``."""
+    """Workloads by comma-separated names or :data:`GROUPS` (all when empty); unknown names raise
+    ``ValueError``."""
     if not names:
         return list(WORKLOADS.values())
-    chosen = names.replace(",", " ").split()
+    chosen = [w for n in names.replace(",", " ").split() for w in GROUPS.get(n, (n,))]
     unknown = [n for n in chosen if n not in WORKLOADS]
     if unknown:
         raise ValueError(
-            f"unknown workload(s) {', '.join(unknown)}; choose from {', '.join(WORKLOADS)}"
+            f"unknown workload(s) {', '.join(unknown)}; choose from "
+            f"{', '.join([*WORKLOADS, *GROUPS])}"
         )
     return [WORKLOADS[n] for n in chosen]

@@ -5,8 +5,9 @@ a few bytes at a time (:attr:`SlowProfile.chunk` bytes every :attr:`SlowProfile.
 reads the answer through a small receive window (``SO_RCVBUF`` of :attr:`SlowProfile.window`
 bytes, one window every :attr:`SlowProfile.read_gap_s`), then thinks for
 :attr:`SlowProfile.think_s` before its next request. Every pause is far inside the
-servers' header deadline and keep-alive timeout: a server that closes one is refusing a
-well-behaved client.
+servers' header deadline and keep-alive timeout. A server may still close the connection
+(a pool releasing keep-alive connections for clients that wait): the client then
+connects again after its think time, as a browser does (:class:`SlowClients`).
 
 :func:`measure_beside_slow` opens the slow clients first, lets them settle, then runs the
 ordinary (fast) load of :func:`clients.loadgen.runner.measure` and reports the slow clients'
@@ -50,13 +51,22 @@ class SlowProfile:
 class SlowFigures:
     """What the slow clients did while the fast load was measured."""
 
-    __slots__ = ("measuring", "requests", "recorder", "closed", "refused", "connect_failures")
+    __slots__ = (
+        "measuring",
+        "requests",
+        "recorder",
+        "closed",
+        "reconnects",
+        "refused",
+        "connect_failures",
+    )
 
     def __init__(self) -> None:
         self.measuring = False
         self.requests = 0
         self.recorder = LatencyRecorder()
         self.closed = 0
+        self.reconnects = 0
         self.refused = 0
         self.connect_failures = 0
 
@@ -82,6 +92,7 @@ class SlowConnection(asyncio.Protocol):
         self.started_ns = 0
         self.timer: asyncio.TimerHandle | None = None
         self.stopped = False
+        self.on_lost: Callable[[SlowConnection], None] | None = None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -124,9 +135,12 @@ class SlowConnection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self.stopped:
-            self.figures.closed += 1
+        if self.stopped:
+            return
+        self.figures.closed += 1
         self.stop()
+        if self.on_lost is not None:
+            self.on_lost(self)
 
     def stop(self) -> None:
         self.stopped = True
@@ -134,36 +148,76 @@ class SlowConnection(asyncio.Protocol):
             self.timer.cancel()
 
 
-async def open_slow_clients(
-    config: LoadConfig, count: int, profile: SlowProfile, figures: SlowFigures
-) -> list[SlowConnection]:
-    """Open ``count`` slow clients to ``config``'s server, each with a small receive buffer."""
-    if not 0 <= count <= MAX_SLOW_CLIENTS:
-        raise ValueError(f"slow clients must be 0 to {MAX_SLOW_CLIENTS}, not {count}")
-    loop = asyncio.get_running_loop()
-    request = config.request()
-    gate = asyncio.Semaphore(CONNECT_PARALLEL)
+class SlowClients:
+    """Slow clients kept up in number: one the server closes connects again after its think time
+    (as a browser does when told ``Connection: close``)."""
 
-    async def one() -> SlowConnection | None:
-        async with gate:
+    def __init__(self, config: LoadConfig, profile: SlowProfile, figures: SlowFigures) -> None:
+        self.config = config
+        self.profile = profile
+        self.figures = figures
+        self.request = config.request()
+        self.open: set[SlowConnection] = set()
+        self.again: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        self.gate = asyncio.Semaphore(CONNECT_PARALLEL)
+
+    async def start(self, count: int) -> None:
+        """Open ``count`` slow clients, each with a small receive buffer."""
+        if not 0 <= count <= MAX_SLOW_CLIENTS:
+            raise ValueError(f"slow clients must be 0 to {MAX_SLOW_CLIENTS}, not {count}")
+        await asyncio.gather(*(self.connect() for _ in range(count)))
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self.gate:
+            if self.stopping:
+                return
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, profile.window)  # before connect
-            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.profile.window)
+            sock.setblocking(False)  # the buffer is set before connecting: it sizes the window
             try:
-                async with asyncio.timeout(profile.connect_timeout_s):
-                    await loop.sock_connect(sock, (config.host, config.port))
+                async with asyncio.timeout(self.profile.connect_timeout_s):
+                    await loop.sock_connect(sock, (self.config.host, self.config.port))
                     _, proto = await loop.create_connection(
-                        lambda: SlowConnection(figures, request, profile), sock=sock
+                        lambda: SlowConnection(self.figures, self.request, self.profile), sock=sock
                     )
-                return proto
             except (OSError, TimeoutError) as exc:
                 log.debug("slow client connect failed: %s", exc)
                 sock.close()
-                figures.connect_failures += 1
-                return None
+                self.figures.connect_failures += 1
+                return
+        if self.stopping:
+            proto.stop()
+            proto.transport.abort()
+            return
+        proto.on_lost = self._lost
+        self.open.add(proto)
 
-    opened = await asyncio.gather(*(one() for _ in range(count)))
-    return [p for p in opened if p is not None]
+    def _lost(self, proto: SlowConnection) -> None:
+        self.open.discard(proto)
+        if not self.stopping:
+            task = asyncio.ensure_future(self._connect_later())
+            self.again.add(task)
+            task.add_done_callback(self.again.discard)
+
+    async def _connect_later(self) -> None:
+        await asyncio.sleep(self.profile.think_s)
+        self.figures.reconnects += 1
+        await self.connect()
+
+    async def stop(self) -> int:
+        """Close every slow client; returns how many were open."""
+        self.stopping = True
+        held = len(self.open)
+        for task in list(self.again):
+            task.cancel()
+        await asyncio.gather(*self.again, return_exceptions=True)
+        for proto in self.open:
+            proto.stop()
+            proto.transport.abort()
+        self.open.clear()
+        return held
 
 
 async def measure_beside_slow(
@@ -175,14 +229,16 @@ async def measure_beside_slow(
     """The fast load of ``config`` with ``config.slow_clients`` slow clients running throughout.
 
     The result is the fast clients' (as :func:`~clients.loadgen.runner.measure` reports
-    them); ``result.slow`` holds the slow clients' own: how many were opened and still
-    held at the end, the requests they completed in the window and their latencies.
+    them); ``result.slow`` holds the slow clients' own: how many were open at the end,
+    how often the server closed one (it then connects again), the requests they
+    completed in the window and their latencies.
     """
     profile = profile or SlowProfile()
     figures = SlowFigures()
-    slow_clients = config.slow_clients
-    slow = await open_slow_clients(config, slow_clients, profile, figures)
-    await asyncio.sleep(SETTLE_S if slow else 0)
+    slow = SlowClients(config, profile, figures)
+    await slow.start(config.slow_clients)
+    connected = len(slow.open)
+    await asyncio.sleep(SETTLE_S if connected else 0)
 
     def mark(name: str) -> None:
         figures.measuring = name == "measure"
@@ -192,18 +248,15 @@ async def measure_beside_slow(
     try:
         result = await measure(config, mark, keep_histogram)
     finally:
-        held = sum(1 for p in slow if not p.stopped)
-        for proto in slow:
-            proto.stop()
-            if proto.transport is not None:
-                proto.transport.abort()
+        held = await slow.stop()
     result.slow = {
-        "clients": slow_clients,
-        "connected": len(slow),
+        "clients": config.slow_clients,
+        "connected": connected,
         "held": held,
         "requests": figures.requests,
         "rps": figures.requests / result.duration_s if result.duration_s else 0.0,
         "closed": figures.closed,
+        "reconnects": figures.reconnects,
         "refused": figures.refused,
         "connect": figures.connect_failures,
         "latency_ms": figures.recorder.summary(),
