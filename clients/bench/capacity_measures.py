@@ -19,9 +19,7 @@ if TYPE_CHECKING:
     from clients.bench.claims import Claim
     from clients.bench.measures import Results
 
-#: ``slow-clients``: the slow clients the verdict reads (more than a pool's 32 threads)
-SLOW_AT = 100
-#: at SLOW_AT slow clients, a pool keeps at most this share of its fast req/s, a loop at least
+#: with the most slow clients run, a pool keeps at most this share of its fast req/s, a loop at least
 POOL_AT_MOST, LOOP_AT_LEAST = 0.1, 0.5
 
 
@@ -62,17 +60,32 @@ def knee_order(claim: Claim, results: Results) -> Verdict | None:
     )
 
 
+def _most(run: Run) -> int:
+    return max((s.slow for s in run.slow_sweep.steps), default=0) if run.slow_sweep else 0
+
+
 def _share(run: Run) -> float | None:
+    """The fast clients' req/s with the most slow clients beside them, as a share of with none."""
     steps = run.slow_sweep.steps if run.slow_sweep else []
-    return relative_to_none({s.slow: s.fast_rps for s in steps}).get(SLOW_AT)
+    return relative_to_none({s.slow: s.fast_rps for s in steps}).get(_most(run))
 
 
 def slow_hurt(claim: Claim, results: Results) -> Verdict | None:
-    """With :data:`SLOW_AT` slow clients, every pool keeps at most :data:`POOL_AT_MOST` of its
-    fast clients' req/s, every loop at least :data:`LOOP_AT_LEAST`."""
+    """With the most slow clients run (the same for every model), every pool keeps at most
+    :data:`POOL_AT_MOST` of its fast clients' req/s, every loop at least :data:`LOOP_AT_LEAST`.
+
+    A pool member is held while a slow request trickles in: once the slow clients' demand
+    for members (their request rate x the time each takes to arrive) passes the pool's
+    size, the fast clients queue behind them. A loop pays a few events per slow request.
+    """
     loops, pools = _split(results.runs, claim.workload)
-    if not loops or not pools or any(_share(r) is None for r in (*loops, *pools)):
+    runs = (*loops, *pools)
+    if not loops or not pools or any(_share(r) is None for r in runs):
         return None
+    most = {_most(r) for r in runs}
+    if len(most) != 1 or 0 in most:
+        return None
+    (slow_at,) = most
 
     def show(run: Run) -> str:
         return fmt_pct(_share(run))
@@ -83,7 +96,7 @@ def slow_hurt(claim: Claim, results: Results) -> Verdict | None:
     )
     return Verdict(
         claim.text,
-        f"with {SLOW_AT} slow clients: every pool <= {fmt_pct(POOL_AT_MOST)} of its fast req/s "
+        f"with {slow_at:,} slow clients: every pool <= {fmt_pct(POOL_AT_MOST)} of its fast req/s "
         f"with none, every loop >= {fmt_pct(LOOP_AT_LEAST)}",
         f"pools: {_each(pools, show)}; loops: {_each(loops, show)}",
         holds,

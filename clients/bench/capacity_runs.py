@@ -37,8 +37,8 @@ from clients.bench.sampler import TreeSampler
 
 #: seconds measured (and warmed up) per step at most: a sweep is many runs
 STEP_DURATION_S, STEP_WARMUP_S = 3.0, 0.5
-#: slow clients at each step of ``slow-clients`` (full, quick)
-SLOW_STEPS, SLOW_STEPS_QUICK = (0, 10, 100, 1000), (0, 10, 100)
+#: slow clients at each step of ``slow-clients`` (the quick form too: the verdict reads the last)
+SLOW_STEPS = (0, 10, 100, 1000)
 #: seconds between two steps (the previous loader's connections close)
 PAUSE_S = 0.3
 
@@ -48,7 +48,7 @@ def sweep_seconds(mode: str, duration: float, warmup: float, quick: bool) -> flo
     if mode == "rate-sweep":
         steps = 1 + len(RATE_SHARES_QUICK if quick else RATE_SHARES)
     else:
-        steps = len(SLOW_STEPS_QUICK if quick else SLOW_STEPS)
+        steps = len(SLOW_STEPS)
     return steps * (min(duration, STEP_DURATION_S) + min(warmup, STEP_WARMUP_S) + 1.0)
 
 
@@ -147,7 +147,7 @@ def slow_sweep(
     duration, warmup = min(duration, STEP_DURATION_S), min(warmup, STEP_WARMUP_S)
     sweep = SlowSweep()
     run.slow_sweep = sweep
-    for count in SLOW_STEPS_QUICK if quick else SLOW_STEPS:
+    for count in SLOW_STEPS:
         time.sleep(PAUSE_S)
         args = [url, "-c", str(connections), "-d", str(duration), "-w", str(warmup)]
         args += ["--slow-clients", str(count)]
