@@ -98,8 +98,9 @@ class State(enum.IntEnum):
     FINAL = 3  #: closing the descriptor
 
 
-# Globals for the hot paths: looking a member up on an Enum class costs more.
+# Globals for the hot paths: looking a member up on an Enum class costs several times more.
 _OPEN, _FLUSHING, _LINGERING, _FINAL = State
+_RECV, _SEND, _FIRST_SERVER_OP = Op.RECV, Op.SEND, Op.ACCEPT
 
 
 def serve(listener: socket.socket, config: ServerConfig, on_ready: Callable[[], None]) -> None:
@@ -164,9 +165,9 @@ class RingPump:
         self.reading = True
         ring = self.ring
         if self.buffer is None:
-            ring.recv_multishot(self.fd, self.server.buffers.group, self.tag | Op.RECV)  # type: ignore[union-attr]
+            ring.recv_multishot(self.fd, self.server.buffers.group, self.tag | _RECV)  # type: ignore[union-attr]
         else:
-            ring.recv(self.fd, self.buffer, self.tag | Op.RECV)
+            ring.recv(self.fd, self.buffer, self.tag | _RECV)
 
     def on_recv(self, result: int, flags: int) -> None:
         """A receive completed: ``result`` bytes, 0 at EOF, or ``-errno``; then read on unless paused."""
@@ -293,7 +294,7 @@ class RingPump:
         """Send ``data`` now, or after the send in flight; past :data:`HIGH_WATER`, stop reading."""
         if self.sending is None:
             self.sending = data
-            self.ring.send(self.fd, data, self.tag | Op.SEND)
+            self.ring.send(self.fd, data, self.tag | _SEND)
         else:
             self.out.append(data)
         self.queued += len(data)
@@ -325,7 +326,7 @@ class RingPump:
                 self._unpause(_PAUSED_FOR_WRITES)
             return
         self.sending = data
-        self.ring.send(self.fd, data, self.tag | Op.SEND)
+        self.ring.send(self.fd, data, self.tag | _SEND)
         if self.paused & _PAUSED_FOR_WRITES and self.queued <= LOW_WATER:
             self._unpause(_PAUSED_FOR_WRITES)
 
@@ -477,7 +478,7 @@ class RingServer(PumpSet):
         by_id = self.by_id
         for tag, result, flags in self.ring.submit_and_wait():
             op = tag & 15
-            if op >= Op.ACCEPT:
+            if op >= _FIRST_SERVER_OP:
                 _ON_SERVER[op](self, tag >> 4, result, flags)
             elif (pump := by_id.get(tag >> 4)) is not None:  # else: it outlived its connection
                 _ON_CONNECTION[op](pump, result, flags)
