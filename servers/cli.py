@@ -209,7 +209,7 @@ def config_from_args(args: argparse.Namespace):  # -> ServerConfig
 
 def run(args: argparse.Namespace) -> int:
     from servers.gil import watch_gil
-    from servers.registry import MODELS, SIZING_FLAGS, UnknownModel, ignored_flag, load_model
+    from servers.registry import SIZING_FLAGS, UnknownModel, ignored_flag, load_model
 
     watch_gil()
 
@@ -228,12 +228,6 @@ def run(args: argparse.Namespace) -> int:
     refused = ignored_flag(args.model, given)
     if refused:
         print(f"iomodels serve: error: {refused}", file=sys.stderr)
-        return 2
-    if args.upstream is not None and MODELS[args.model].upstream is None:
-        print(
-            f"iomodels serve: error: model {args.model!r} does not serve GET /db yet",
-            file=sys.stderr,
-        )
         return 2
     with contextlib.ExitStack() as stack:
         if args.upstream == "redis":

@@ -77,7 +77,6 @@ class ModelInfo:
             to half the upstream timeout, then 503). hiredis parses the replies,
             except in a subinterpreter or the free-threaded build, where it cannot
             load (or turns the GIL back on): a pure-Python reader does it there.
-            None: the model does not serve ``GET /db`` yet (``--upstream`` is refused).
         hung_worker: what its supervisor does with a worker silent past
             ``--worker-timeout``: ``"replaced"`` (killed, respawned) or ``"exit"``
             (a thread cannot be killed: the server exits 1); None when unsupervised.
@@ -93,7 +92,7 @@ class ModelInfo:
     excess: str = "503"
     crash_kills: str = "process"
     event_loop: bool = False
-    upstream: str | None = "thread"
+    upstream: str = "thread"
     hung_worker: str | None = None
 
     def unavailable(self) -> str | None:
@@ -200,7 +199,7 @@ MODELS: dict[str, ModelInfo] = {
             "one thread, one io_uring ring, driven by completions (Linux)",
             _io_uring_missing,
             event_loop=True,
-            upstream=None,
+            upstream="pool",
         ),
     )
 }

@@ -2,7 +2,8 @@
 
 The project's promise is that the servers are truly equivalent. A random
 session (pipelined requests to every route, Content-Length and chunked
-bodies, HTTP/1.0, ending with a request that closes or a bad one) is sent to
+bodies, HTTP/1.0, ``GET /db`` reading one redis-server shared by every model, ending with a
+request that closes or a bad one) is sent to
 every registered model that can run here, cut at the same random points with
 the same short pauses; the response streams, read to EOF, must be identical
 byte for byte (the ``Date`` header aside). A reset instead of EOF fails the session: it is
@@ -15,14 +16,17 @@ whether the body arrived with the head, which the split decides).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
+import shutil
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from common.redis_server import RedisServer
 from servers.launcher import ServerProcess
 from servers.registry import runnable_model_names
 
@@ -34,14 +38,19 @@ SLOW_SESSIONS = 1000
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, ServerProcess]]:
+    """Every model, reading one redis-server (without redis-server, /db answers 503 in each)."""
     started: dict[str, ServerProcess] = {}
-    try:
-        for model in runnable_model_names():
-            started[model] = ServerProcess(model, args=["--site-pages", str(SITE_PAGES)]).start()
-        yield started
-    finally:
-        for server in started.values():
-            server.stop(timeout=5)
+    with contextlib.ExitStack() as stack:
+        args = ["--site-pages", str(SITE_PAGES)]
+        if shutil.which("redis-server"):
+            args += ["--upstream", stack.enter_context(RedisServer()).url]
+        try:
+            for model in runnable_model_names():
+                started[model] = ServerProcess(model, args=args).start()
+            yield started
+        finally:
+            for server in started.values():
+                server.stop(timeout=5)
 
 
 def _request(rng: random.Random, http10: bool = False, close: bool = False) -> bytes:
@@ -53,7 +62,7 @@ def _request(rng: random.Random, http10: bool = False, close: bool = False) -> b
     elif http10 and rng.random() < 0.5:
         headers += b"Connection: keep-alive\r\n"
     kind = rng.choice(
-        ["hello", "head", "echo", "chunked", "io", "cpu", "site", "missing", "method"]
+        ["hello", "head", "echo", "chunked", "io", "cpu", "site", "db", "missing", "method"]
     )
     if kind == "chunked" and http10:
         kind = "echo"
@@ -61,7 +70,7 @@ def _request(rng: random.Random, http10: bool = False, close: bool = False) -> b
         return b"GET / %s\r\n%s\r\n" % (version, headers)
     if kind == "head":
         return b"HEAD /%s %s\r\n%s\r\n" % (
-            rng.choice([b"", b"io?ms=1", b"site/3"]),
+            rng.choice([b"", b"io?ms=1", b"site/3", b"db?n=2"]),
             version,
             headers,
         )
@@ -82,6 +91,9 @@ def _request(rng: random.Random, http10: bool = False, close: bool = False) -> b
         return b"GET /io?ms=%d %s\r\n%s\r\n" % (rng.randint(0, 5), version, headers)
     if kind == "cpu":
         return b"GET /cpu?n=%d %s\r\n%s\r\n" % (rng.randint(0, 2000), version, headers)
+    if kind == "db":
+        query = b"n=%d&key=%d" % (rng.randint(1, 4), rng.randrange(1000))
+        return b"GET /db?%s %s\r\n%s\r\n" % (query, version, headers)
     if kind == "site":
         path = rng.choice(
             [b"/site/", b"/site/%d" % rng.randrange(SITE_PAGES), b"/site/r/2", b"/site/files/1.bin"]
@@ -97,6 +109,7 @@ _BAD = [
     b"GET / HTTP/1.1\r\nHost: example\r\nBad Header\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: example\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
     b"GET /cpu?n=x HTTP/1.1\r\nHost: example\r\n\r\n",
+    b"GET /db?n=0 HTTP/1.1\r\nHost: example\r\n\r\n",
     b"POST /echo HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     b"GET / HTTP/2.0\r\nHost: example\r\n\r\n",
     b"DELETE / HTTP/1.1\r\nHost: example\r\n\r\n",  # a method nothing here implements: 501

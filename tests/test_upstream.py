@@ -45,8 +45,6 @@ def redis() -> Iterator[RedisServer]:
 @pytest.fixture(scope="module", params=list(MODELS))
 def db_server(request: pytest.FixtureRequest, redis: RedisServer) -> Iterator[ServerProcess]:
     skip_unavailable(request.param)
-    if MODELS[request.param].upstream is None:
-        pytest.skip(f"{request.param} does not serve GET /db yet")
     with ServerProcess(request.param, args=["--upstream", redis.url]) as server:
         yield server
 
@@ -147,14 +145,6 @@ class FakeHandler(socketserver.BaseRequestHandler):
                 answer = upstream.value(index if fake.mode == "slow" else index + 1)
                 time.sleep(fake.delay)
                 self.request.sendall(b"$%d\r\n%s\r\n" % (len(answer), answer))
-
-
-@pytest.fixture
-def model(model: str) -> str:
-    """Each model serving ``GET /db``."""
-    if MODELS[model].upstream is None:
-        pytest.skip(f"{model} does not serve GET /db yet")
-    return model
 
 
 def serve_args(model: str, url: str, *extra: str) -> list[str]:

@@ -120,7 +120,7 @@ def run_upstream(
         redis_connections=peak.peak,
         redis_cpu_us=round((redis_after - redis_before) / requests * 1e6, 1),
         errors=result.errors,
-        pool=info.upstream or "-",
+        pool=info.upstream,
     )
 
 

@@ -167,6 +167,12 @@ class Ring:
         self._lib.io_uring_prep_read(sqe, fd, buffer)
         self._set_tag(sqe, tag)
 
+    def connect(self, fd: int, address: Any, tag: int) -> None:
+        """Connect ``fd`` to ``address`` (a ``liburing.Sockaddr``: keep it until the completion)."""
+        sqe = self._sqe()
+        self._lib.io_uring_prep_connect(sqe, fd, address)
+        self._set_tag(sqe, tag)
+
     def send(self, fd: int, data: bytes, tag: int) -> None:
         """Send ``data`` on ``fd`` (keep it until the completion, which may say: only part of it)."""
         sqe = self._get_sqe(self._ring) or self._sqe()

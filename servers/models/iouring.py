@@ -46,9 +46,10 @@ from servers.models._fds import SCARCE, Backoff, fd_cap
 from servers.models._ring import BUFFER_SHIFT, F_MORE, BufferRing, Ring
 from servers.protocol.config import ServerConfig
 from servers.protocol.connection import Connection, make_connection_factory
-from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Wait
+from servers.protocol.effects import CLOSE, CRASH, Action, Compute, Query, Wait
 from servers.protocol.responses import overload_response
 from servers.stats import LocalStats
+from servers.upstream.ring import RingPool
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Op(enum.IntEnum):
     WOKEN = 9  #: the server's: the wake-up pipe was read (a signal)
     RETRY = 10  #: the server's: accept again after backing off
     TICK = 11  #: the server's: a bounded wait ended (its id: which wait)
+    UPSTREAM = 12  #: the server's: a step of GET /db's round trips (servers.upstream.ring)
 
 
 class State(enum.IntEnum):
@@ -234,6 +236,12 @@ class RingPump:
                     self._pause(_PAUSED_FOR_QUEUE)
                 self.ring.timeout(action.seconds, self.tag | Op.WAITED)
                 return
+            elif type(action) is Query:
+                self.pending = actions[index + 1 :]
+                if len(self.pending) > MAX_QUEUED:
+                    self._pause(_PAUSED_FOR_QUEUE)
+                self.server.upstream.perform(action, self.on_queried)
+                return
             elif type(action) is Compute:
                 self.write(action.run())
             elif action is CRASH:
@@ -254,6 +262,13 @@ class RingPump:
             self.conn.touch()
         self._unpause(_PAUSED_FOR_QUEUE)
         self.perform(actions)
+
+    def on_queried(self, response: bytes) -> None:
+        """A Query's round trips are done: its response, then the actions it held back."""
+        if self.state != _OPEN or self.pending is None:
+            return
+        self.write(response)
+        self.on_waited(0, 0)
 
     # -- deadlines -------------------------------------------------------------------
     def arm_deadline(self) -> None:
@@ -456,6 +471,7 @@ class RingServer(PumpSet):
         self.wake_buffer = bytearray(64)
         self.ring.read(self.wakeup.fileno(), self.wake_buffer, Op.WOKEN)
         self.ring.accept_multishot(listener.fileno(), Op.ACCEPT)
+        self.upstream = RingPool(self.ring, Op.UPSTREAM, self.stats)
 
     def _provided_buffers(self) -> BufferRing | None:
         if os.environ.get("IOMODELS_IOURING_PROVIDED_BUFFERS", "1") == "0":
@@ -492,6 +508,9 @@ class RingServer(PumpSet):
             self.turn()
 
     # -- completions of the server's own requests ----------------------------------------
+    def on_upstream(self, ident: int, result: int, flags: int) -> None:
+        self.upstream.complete(ident, result, flags)
+
     def on_accept(self, _: int, result: int, flags: int) -> None:
         if result >= 0:
             self.backoff.succeeded()
@@ -568,6 +587,7 @@ _ON_SERVER: dict[int, Callable[[RingServer, int, int, int], None]] = {
     Op.WOKEN: RingServer.on_woken,
     Op.RETRY: RingServer.on_retry,
     Op.TICK: RingServer.on_tick,
+    Op.UPSTREAM: RingServer.on_upstream,
 }
 
 
