@@ -23,10 +23,12 @@ fork), which :meth:`Lifecycle.take` hands to its main loop.
 
 from __future__ import annotations
 
+import atexit
 import os
 import select
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -142,9 +144,11 @@ class Lifecycle:
             for timeout in lifecycle.drain(server):
                 wakeup.wait(timeout)
 
-        Ends with one line on stderr, ``stopped: drained N connections ...``
-        (unless :attr:`reports` is off: a worker's drain inside a supervised
-        server), counting ``held()`` (default: ``server.open_connections()``).
+        Counts ``held()`` (default: ``server.open_connections()``) for the one
+        line the process prints on stderr as it exits, ``stopped: drained N
+        connections ...``, adding up every drain it ran (a model with a loop
+        per thread drains once per loop), unless :attr:`reports` is off (a
+        worker's drain inside a supervised server: the supervisor reports).
         """
         count = held or server.open_connections
         started = self._clock()
@@ -159,11 +163,33 @@ class Lifecycle:
             yield remaining
         left = count() if server.open_connections() else 0
         server.abort_connections()
-        if Lifecycle.reports:
-            print(stop_line(before, left, self._clock() - started), file=sys.stderr, flush=True)
+        if Lifecycle.reports and self._wake is not _nothing:  # a server's, handling signals
+            _DRAINED.add(before, left, self._clock() - started)
 
     #: Whether :meth:`drain` prints the stop line (off in a supervised server's workers).
     reports = True
+
+
+class _Drained:
+    """What this process drained, said once as it exits (every drain adds to it)."""
+
+    def __init__(self) -> None:
+        self.before = self.left = 0
+        self.seconds = 0.0
+        self.lock = threading.Lock()
+        self.registered = False
+
+    def add(self, before: int, left: int, seconds: float) -> None:
+        with self.lock:
+            if not self.registered:
+                atexit.register(self.say)
+                self.registered = True
+            self.before += before
+            self.left += left
+            self.seconds = max(self.seconds, seconds)
+
+    def say(self) -> None:
+        print(stop_line(self.before, self.left, self.seconds), file=sys.stderr, flush=True)
 
 
 def stop_line(before: int, left: int, seconds: float) -> str:
@@ -263,6 +289,9 @@ def describe_exit(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         return f"killed by {signal.Signals(-exitcode).name}"
     return f"exit code {exitcode}"
+
+
+_DRAINED = _Drained()
 
 
 def _nothing() -> None:
