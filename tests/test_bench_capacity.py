@@ -8,6 +8,7 @@ import pytest
 
 from clients.bench.capacity import (
     RATE_SHARES,
+    RATE_SHARES_QUICK,
     RatePoint,
     knee,
     offered_rates,
@@ -21,7 +22,9 @@ from clients.bench.capacity_report import (
     slow_charts,
     slow_table,
 )
+from clients.bench.capacity_runs import SLOW_STEPS
 from clients.bench.claims import CLAIMS_BY_ID
+from clients.bench.harness import Options, build_jobs, run_job
 from clients.bench.measures import MEASURES, Results
 from clients.bench.records import (
     Latency,
@@ -32,6 +35,7 @@ from clients.bench.records import (
     SlowSweep,
     Verdict,
 )
+from clients.bench.workloads import WORKLOADS
 
 
 def curve(*rows: tuple[float, float, float | None]) -> list[RatePoint]:
@@ -170,3 +174,28 @@ def test_sweep_tables_and_charts(tmp_path: Path) -> None:
     assert [r[4] for r in slow_rows] == ["100.0%", "0.0%", "100.0%", "99.0%", "90.0%"]
     paths = [rate_chart("rate-sweep-io-wait", runs, tmp_path), *slow_charts(slow, tmp_path)]
     assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_tiny_real_sweeps() -> None:
+    """Both sweeps on one uvloop server each, at their quick steps, 0.2 s a step."""
+    opts = Options(
+        models=["uvloop"],
+        workloads=[WORKLOADS["rate-sweep-hello"], WORKLOADS["slow-clients"]],
+        duration=0.2,
+        warmup=0.05,
+        quick=True,
+        references=False,
+        use_wrk=False,
+    )
+    rate, slow = (run_job(job, opts) for job in build_jobs(opts))
+    assert rate.ok and rate.rate_curve is not None, rate
+    curve = rate.rate_curve
+    assert curve.capacity_rps and curve.capacity_rps > 0
+    offered = [s.offered for s in curve.steps]
+    assert len(offered) == len(RATE_SHARES_QUICK) and offered == sorted(offered)
+    assert curve.steps[0].requests > 0 and curve.steps[0].latency_ms.p99 is not None
+    assert slow.ok and slow.slow_sweep is not None, slow
+    steps = slow.slow_sweep.steps
+    assert [s.slow for s in steps] == list(SLOW_STEPS)
+    assert steps[0].fast_rps > 0 and steps[0].slow_connected == 0
+    assert steps[-1].slow_held == SLOW_STEPS[-1]  # a loop holds every slow client

@@ -142,20 +142,22 @@ def rate_chart(workload: str, runs: Sequence[Run], out_dir: Path) -> Path:
 
 def slow_charts(runs: Sequence[Run], out_dir: Path) -> list[Path]:
     """The fast clients' req/s (share of none) and p99 against slow clients beside them."""
-    sweeps = [r for r in _sweeps("slow-clients", runs) if r.slow_sweep and r.slow_sweep.steps]
-    counts = sorted({s.slow for r in sweeps for s in r.slow_sweep.steps})  # type: ignore[union-attr]
+    sweeps = {
+        r.model: r.slow_sweep.steps
+        for r in _sweeps("slow-clients", runs)
+        if r.slow_sweep and r.slow_sweep.steps
+    }
+    counts = sorted({s.slow for steps in sweeps.values() for s in steps})
     at = {count: i for i, count in enumerate(counts)}  # evenly spaced: 0 has no place on a log axis
     xlabel = "slow clients beside the fast ones: " + ", ".join(f"{c:,}" for c in counts)
-    shares, p99s = {}, {}
-    for run in sweeps:
-        steps = run.slow_sweep.steps  # type: ignore[union-attr]
+    shares: dict[str, tuple[list[float], list[float | None]]] = {}
+    p99s: dict[str, tuple[list[float], list[float | None]]] = {}
+    for model, steps in sweeps.items():
         share = relative_to_none({s.slow: s.fast_rps for s in steps})
         xs = [float(at[s.slow]) for s in steps]
-        shares[run.model] = (
-            xs,
-            [None if share[s.slow] is None else 100 * share[s.slow] for s in steps],
-        )  # type: ignore[operator]
-        p99s[run.model] = (xs, [s.fast_latency_ms.get("p99") for s in steps])
+        percent = [None if (v := share[s.slow]) is None else 100 * v for s in steps]
+        shares[model] = (xs, percent)
+        p99s[model] = (xs, [s.fast_latency_ms.get("p99") for s in steps])
     return [
         line_chart(out_dir / "slow-clients-rps.png",
                    "slow-clients: fast clients' req/s, % of with none", shares, xlabel,
