@@ -210,3 +210,13 @@ def test_a_full_pool_makes_a_query_wait_then_503(model: str, start_server) -> No
     pooled = MODELS[model].upstream == "pool"
     assert sorted(results) == ([200, 503] if pooled else [200, 200])
     fake.shutdown()
+
+
+def test_a_connections_own_deadlines_wait_for_its_query(model: str, start_server) -> None:
+    """A keep-alive timeout of 1 s does not cut a query that takes 2 s (its own bound is 4 s)."""
+    fake = FakeUpstream("slow", delay=2.0)
+    args = serve_args(model, fake.url, "--upstream-timeout", "4", "--keepalive-timeout", "1")
+    server = start_server(model, args=args)
+    answers = get_many(server.port, ["/db?key=4", "/"])
+    assert answers == [(200, expected(4, 1)), (200, b"Hello, World!")]
+    fake.shutdown()
