@@ -10,13 +10,25 @@ def cpu_work(n: int) -> bytes:
     run it in parallel while processes can. About 50-80 ns per round on a
     current x86 core, so ``n=100_000`` is about 5-8 ms. The body depends only
     on ``n``.
+
+    The generator's constants are made afresh by each call (:func:`_own`), not
+    read from the code object: on free-threaded CPython 3.13t threads running
+    this loop at once all touched the code object's shared int constants, and
+    each call cost about 10% more CPU with two threads than with one; with
+    constants of their own they cost the same (docs/free-threading.md).
     """
-    x = 2463534242
+    mul, inc, mask = _own(1103515245), _own(12345), _own(0xFFFFFFFF)
+    x = _own(2463534242)
     acc = 0
     for _ in range(n):
-        x = (1103515245 * x + 12345) & 0xFFFFFFFF
+        x = (mul * x + inc) & mask
         acc ^= x
     return b"%d %d\n" % (n, acc)
+
+
+def _own(value: int) -> int:
+    """A new int equal to ``value``, made by (and so owned by) the calling thread."""
+    return int(str(value))
 
 
 #: SHA-256 is fed at most this much at a time (one call: the GIL is let go for all of it).
