@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from clients.bench import experiments
 from clients.bench.upstream import run_upstream
 from common.redis_server import RedisServer
 from tests.test_upstream import need_redis
@@ -32,3 +36,13 @@ def test_an_event_loop_shares_its_bounded_pool(redis: RedisServer) -> None:
     assert result.rps > 0 and result.errors == 0
     assert 1 <= result.redis_connections <= 10  # --upstream-pool's default
     assert result.p99_ms is not None
+
+
+def test_the_bench_runs_it_as_an_experiment_and_reads_its_rows(tmp_path: Path) -> None:
+    need_redis()
+    command = [sys.executable, "-m", "clients.bench.upstream", "--out", str(tmp_path)]
+    command += ["--models", "reactor", "--connections", "4", "--duration", "0.5"]
+    subprocess.run(command, check=True, timeout=120, capture_output=True)
+    rows = experiments.load(tmp_path).upstream
+    assert rows is not None and [(r["model"], r["connections"]) for r in rows] == [("reactor", 4)]
+    assert rows[0]["rps"] > 0 and 1 <= rows[0]["redis_connections"] <= 4

@@ -4,7 +4,8 @@ Each is a module with a main that measures one thing and, given ``--out DIR``,
 writes ``DIR/<module>.json`` (``python -m clients.bench.fork_cost --out
 results/<stamp>``): the GIL's hand-overs (``gil_switch``), CPU per fork by the
 parent's size (``fork_cost``), threads sharing a counter (``shared_state``)
-and system calls per request (``syscalls``). The bench runs each in a fresh
+system calls per request (``syscalls``) and ``GET /db`` against a real
+Redis (``upstream``). The bench runs each in a fresh
 process (:func:`run`); the report reads the files back (:func:`load`). An
 experiment is named in ``--workloads`` like a workload; a new one is a module
 with such a main and a line in :data:`EXPERIMENTS`.
@@ -77,6 +78,9 @@ EXPERIMENTS: dict[str, Experiment] = {
                    models=SYSCALL_MODELS),
         Experiment("fork-cost", "clients.bench.fork_cost", "CPU per fork against the parent's size: "
                    "a child that exits at once, and one that reads every object", (8.0, 2.0)),
+        Experiment("upstream", "clients.bench.upstream", "GET /db against a real redis-server at 100 "
+                   "and 1,000 clients: req/s, CPU per request, p99 and the connections each model "
+                   "opened to Redis", (250.0, 45.0), cpus=""),
     )
 }  # fmt: skip
 
@@ -143,6 +147,8 @@ def load(folder: Path) -> Experiments:
             found.fork_cost = from_dict(ForkCost, doc)
         elif experiment.name == "shared-state":
             found.shared_state = doc
+        elif experiment.name == "upstream":
+            found.upstream = doc["rows"]
         else:
             found.syscalls = {m: from_dict(SyscallFigures, d) for m, d in doc.items()}
     return found

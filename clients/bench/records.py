@@ -217,6 +217,7 @@ class Experiments:
     Attributes:
         gil_switch, fork_cost, shared_state: each experiment's record (None: not run).
         syscalls: by model.
+        upstream: the rows of ``clients.bench.upstream`` (``UpstreamResult`` as dicts; None: not run).
         failed: why an experiment measured nothing, by its name.
     """
 
@@ -224,6 +225,7 @@ class Experiments:
     fork_cost: ForkCost | None = None
     shared_state: dict[str, Any] | None = None
     syscalls: dict[str, SyscallFigures] = field(default_factory=dict)
+    upstream: list[dict[str, Any]] | None = None
     failed: dict[str, str] = field(default_factory=dict)
 
 

@@ -11,12 +11,15 @@ first CPU, the loader and Redis on the others.
 
     python -m clients.bench.upstream --models reactor,thread --connections 100,1000
 
-Every run holds the machine's bench lock.
+Run by hand it holds the machine's bench lock. ``iomodels bench`` runs it as
+the experiment ``upstream`` under its own lock (``--out DIR`` writes
+``DIR/upstream.json``; ``--quick``: 100 clients, 1 s each).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -129,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(runnable_model_names()))
     parser.add_argument("--connections", default="100,1000")
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--quick", action="store_true", help="100 clients, 1 s a model")
+    parser.add_argument("--out", default=None, help="write DIR/upstream.json instead of CSV")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.connections, args.duration = "100", 1.0
     models = [m for m in args.models.split(",") if m]
     unknown = [m for m in models if m not in MODELS]
     if unknown:
@@ -141,10 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"upstream: error: {exc}", file=sys.stderr)
         return 2
     placement = plan()
-    with bench_lock("clients.bench.upstream"), redis:
+    rows: list[dict[str, Any]] = []
+    # with --out the bench runs it, holding the lock already (a second flock would wait forever)
+    lock = bench_lock("clients.bench.upstream") if args.out is None else contextlib.nullcontext()
+    with lock, redis:
         os.sched_setaffinity(0, placement.loader_cpus)
         os.sched_setaffinity(redis.pid, placement.loader_cpus)
-        print("model,connections,rps,server_cpu_us,p99_ms,redis_connections,redis_cpu_us,errors")
+        if args.out is None:
+            print(
+                "model,connections,rps,server_cpu_us,p99_ms,redis_connections,redis_cpu_us,errors"
+            )
         for connections in counts:
             for model in models:
                 measured = run_upstream(
@@ -155,8 +168,14 @@ def main(argv: list[str] | None = None) -> int:
                     server_cpus=placement.server_cpus,
                 )
                 row = asdict(measured)
-                print(",".join(str(row[k]) for k in list(row)[:-1]), flush=True)
+                rows.append(row)
+                if args.out is None:
+                    print(",".join(str(row[k]) for k in list(row)[:-1]), flush=True)
                 time.sleep(0.5)
+    if args.out is not None:
+        from clients.bench.experiments import write
+
+        write(args.out, "clients.bench.upstream", {"rows": rows})
     return 0
 
 
