@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from typing import Any
 
@@ -33,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "soak": ("clients.soak", "a bounded mixed load per model, then a leak check"),
 }
+
+#: sub-command -> the optional package it cannot run without (the gil extra: see pyproject.toml)
+NEEDS = {"locust": "locust", "loadtest": "locust", "compare": "locust"}
 
 DESCRIPTION = "Equivalent servers, one per IO model, and the tools to compare them."
 
@@ -89,6 +93,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; its exit status (2 for a usage mistake, 130 after Ctrl-C)."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    needs = NEEDS.get(args.command)
+    if needs and importlib.util.find_spec(needs) is None:
+        print(
+            f"iomodels {args.command}: error: {needs} is not installed here "
+            "(the gil extra: `make venv` installs it, except on a free-threaded Python, "
+            "where it cannot build)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:

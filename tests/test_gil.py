@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -71,3 +72,21 @@ def test_models_shows_for_each_model_whether_the_gil_stays_off() -> None:
     for model in ("thread", "threadpool", "threadloops"):
         assert lines[model].endswith("[runs, GIL off]"), lines[model]
     assert "[not here:" in lines["gevent"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gevent") is not None, reason="gevent and Locust are installed here"
+)
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["loadtest", "--model", "thread"], "locust is not installed"),
+        (["crawl", "--crawler", "gevent", "--model", "thread"], "gevent is not installed"),
+    ],
+)
+def test_a_tool_without_its_gil_extra_says_so_in_one_line(command: list[str], says: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "iomodels", *command], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and says in out.stderr

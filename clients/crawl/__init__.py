@@ -10,6 +10,7 @@ outside the process it patches.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -27,12 +28,14 @@ class CrawlerInfo:
         client: what writes the requests and reads the responses: a library
             (aiohttp, http.client) or the crawlers' own :mod:`clients.crawl.http1`
             over the model's IO (streams or sockets).
+        needs: a package it cannot run without, when that one is optional (empty: none).
     """
 
     module: str
     summary: str
     loop: str
     client: str
+    needs: str = ""
 
 
 #: old crawler name -> its name now, so results written under the old name still read
@@ -77,6 +80,7 @@ CRAWLERS: _Registry = _Registry(
             "N greenlets, monkey-patched, in a process of its own",
             "gevent's hub (libev)",
             "http.client, patched sockets",
+            needs="gevent",
         ),
         "asyncio": CrawlerInfo(
             "clients.crawl.drivers.aio",
@@ -124,4 +128,10 @@ def load_crawler(name: str) -> ModuleType:
     if name not in CRAWLERS:
         now = f" (now {RENAMED[name]!r})" if name in RENAMED else ""
         raise UnknownCrawler(f"unknown crawler {name!r}{now}; choose one of: {', '.join(CRAWLERS)}")
+    needs = CRAWLERS[name].needs
+    if needs and importlib.util.find_spec(needs) is None:
+        raise UnknownCrawler(
+            f"crawler {name!r} cannot run here: {needs} is not installed "
+            "(the gil extra, which `make venv` installs except on a free-threaded Python)"
+        )
     return importlib.import_module(CRAWLERS[name].module)

@@ -123,7 +123,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clients.crawl import load_crawler
+    from clients.crawl import UnknownCrawler, load_crawler
     from clients.crawl.config import CrawlConfig
 
     if bool(args.url) == bool(args.model):
@@ -132,7 +132,11 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         print("iomodels crawl: error: --concurrency must be at least 1", file=sys.stderr)
         return 2
-    driver = load_crawler(args.crawler)
+    try:
+        driver = load_crawler(args.crawler)
+    except UnknownCrawler as exc:
+        print(f"iomodels crawl: error: {exc}", file=sys.stderr)
+        return 2
     server = _start_server(args) if args.model else None
     try:
         url = f"{server.url}/site/" if server else args.url
