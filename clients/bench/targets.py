@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from servers.launcher import ServerProcess
 from servers.registry import MODELS as REGISTRY
@@ -120,7 +121,40 @@ REFERENCES: dict[str, Target] = {
     )
 }  # fmt: skip
 
-TARGETS: dict[str, Target] = {**MODELS, **REFERENCES}
+#: The models measured again on a free-threaded build, as ``<model>-ft`` (docs/free-threading.md).
+FREE_THREADED_MODELS = ("thread", "threadpool", "threadloops", "multiprocess", "reactor")
+
+
+def free_threaded_python() -> str:
+    """The python of the repository's free-threaded virtualenv (``.venv-3.13.5t``), or ``""``."""
+    root = Path(__file__).resolve().parents[2]
+    found = sorted(root.glob(".venv-*t/bin/python"))
+    return str(found[-1]) if found else ""
+
+
+def _on_free_threaded(name: str) -> Target:
+    python = free_threaded_python()
+
+    def missing() -> str | None:
+        if not python:
+            return "no free-threaded virtualenv here: make venv PYTHON=$(make -s python-ft)"
+        return None
+
+    return replace(
+        MODELS[name],
+        name=f"{name}-ft",
+        summary=f"model {name} on free-threaded Python",
+        unavailable=missing,
+        python=python,
+        model=name,
+    )
+
+
+FREE_THREADED: dict[str, Target] = {
+    f"{name}-ft": _on_free_threaded(name) for name in FREE_THREADED_MODELS
+}
+
+TARGETS: dict[str, Target] = {**MODELS, **REFERENCES, **FREE_THREADED}
 
 
 def sizing_args(target: Target, server_cpus: Sequence[int]) -> list[str]:

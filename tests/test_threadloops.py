@@ -1,0 +1,47 @@
+"""threadloops: N threads of event loops in one process, on one socket; and its bench targets."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from clients.bench.targets import FREE_THREADED, TargetProcess
+from servers.launcher import ServerProcess
+from tests.wire import Wire, get
+
+
+def stats(port: int) -> dict:
+    with Wire(port) as wire:
+        return json.loads(wire.request(get("/stats")).body)
+
+
+def test_one_loop_thread_per_worker_in_one_process() -> None:
+    with ServerProcess("threadloops", args=["--workers", "3"]) as server:
+        doc = stats(server.port)
+        assert doc["workers"] == 3 and doc["processes"] == 1
+        assert doc["threads"] == 1 + 3  # the main thread (signals) and the loops
+
+
+def test_connections_beyond_one_loop_are_served_by_all() -> None:
+    """Connections held open at once each get answers: every loop accepts on the one socket."""
+    with ServerProcess("threadloops", args=["--workers", "2"]) as server:
+        wires = [Wire(server.port) for _ in range(6)]
+        try:
+            for wire in wires:
+                assert wire.request(get("/")).status == 200
+            assert stats(server.port)["connections_open"] == 6 + 1
+        finally:
+            for wire in wires:
+                wire.close()
+
+
+def test_the_free_threaded_bench_targets_run_the_model_on_the_other_python() -> None:
+    target = FREE_THREADED["threadloops-ft"]
+    assert target.model == "threadloops"
+    if target.unavailable() is None:
+        process = TargetProcess(target, "http", cpus=[0])
+        command = process.command()
+        os.unlink(process._log.name)
+        assert command[0] == target.python and "threadloops" in command
+    else:
+        assert "make venv PYTHON=$(make -s python-ft)" in (target.unavailable() or "")
