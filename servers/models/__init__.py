@@ -20,7 +20,8 @@ prefork, threadpool and gevent; :mod:`~servers.models.asyncio_loop` with
 for an event loop with nothing hidden.
 
 Shared by the drivers: :mod:`~servers.models._blocking` (the blocking pump and
-accept loop), :mod:`~servers.models._aio` (the asyncio protocol driver),
+accept loop), :mod:`~servers.models._aio` (the asyncio protocol driver, also run by each thread of
+threadloops),
 :mod:`~servers.models._closing` (lingering close, refusals at the cap, the send
 timeout), :mod:`~servers.models._crash` (the CRASH action),
 :mod:`~servers.models._fds` (caps that fit the open-file limit, backing off an
