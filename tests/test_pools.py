@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -109,3 +110,23 @@ async def test_our_loader_counts_no_error_when_a_pool_releases_it(
         )
     assert result.requests > 0
     assert result.errors == 0, result.error_kinds
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("model", POOLS)
+async def test_a_stalled_loader_retries_what_an_idle_release_crossed(model: str) -> None:
+    """The loader stalls twice for 0.15 s (a busy machine): the members' connections go quiet
+    for longer than RELEASE_AFTER while others wait, so the pool closes them just as the
+    loader sends its next request. The loader retries those requests on a new connection
+    (RFC 9112 section 9.3.1) instead of counting them lost."""
+    skip_unavailable(model)
+    with ServerProcess(model, args=[MODELS[model].pool or "", "2"]) as server:
+        loop = asyncio.get_running_loop()
+        for at in (0.6, 1.1):
+            loop.call_later(at, time.sleep, 0.15)  # blocks the loader's loop: a stall
+        result = await measure(
+            LoadConfig(port=server.port, connections=10, duration=1.5, warmup=0.2)
+        )
+    assert result.requests > 0
+    assert result.errors == 0, result.error_kinds
+    assert result.retried > 0

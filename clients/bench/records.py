@@ -309,6 +309,7 @@ class Run:
     latency_ms: Latency | None = None
     errors: int = 0
     error_kinds: dict[str, int] = field(default_factory=dict)
+    retried: int = 0
     server_cpu_us_per_req: float | None = None
     server_cpu_pct: float | None = None
     server_rss_mb: float | None = None

@@ -453,12 +453,17 @@ def error_kinds(runs: Sequence[Run]) -> str:
         for kind, count in r.error_kinds.items():
             if count:
                 seen.setdefault(kind, []).append(f"{r.workload} {r.model} {fmt_num(count)}")
-    if not seen:
-        return ""
-    lines = ["\n## Errors by kind\n\n"]
+    retried = [f"{r.workload} {r.model} {fmt_num(r.retried)}" for r in runs if r.retried]
+    lines = ["\n## Errors by kind\n\n"] if seen else []
     for kind, where in seen.items():
         meaning = ERROR_KINDS.get(kind, "not a kind the load client counts (see docs/benchmark.md)")
         lines.append(f"- `{kind}`: {meaning}. Counted by: {', '.join(where)}\n")
+    if retried:
+        lines.append(
+            "\nRetried, not errors: requests an idle keep-alive close crossed (a pool letting a "
+            "quiet connection go), sent again on a new connection as RFC 9112 section 9.3.1 "
+            f"allows: {', '.join(retried)}\n"
+        )
     return "".join(lines)
 
 

@@ -181,6 +181,11 @@ def _print(result: Any) -> None:
         align="r" * 9,
     )
     Console().print(table)
+    if result.retried:
+        print(
+            f"retried {result.retried} requests: an idle keep-alive close crossed them, "
+            "sent again on a new connection (not errors)"
+        )
     if result.slow:
         slow = result.slow
         print(

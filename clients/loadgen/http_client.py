@@ -6,6 +6,15 @@ a response without one ends the connection as an error. A response saying
 room for a waiting client): the loader closes it and connects again, counting
 no error, and the requests it had pipelined behind that response go out again
 on the new connection.
+
+A keep-alive connection can also be closed while idle just as the next request
+goes out (a pool letting a quiet connection go, a keep-alive timeout): the
+request crosses the close. When a connection that has answered before closes
+with no byte of the next answer received, its requests are *retried* on a new
+connection, as RFC 9112 section 9.3.1 lets a client do with an idempotent
+request; they are counted apart (``RunState.retried``), never as errors. A new
+connection that closes before its first answer retries nothing: its requests
+are ``unanswered``.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ class HttpConnection(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.on_lost: Any = None  # called when the server closes mid-run (the runner reconnects)
         self.released = False  # the server answered Connection: close
+        self.answered = 0  # answers on this connection (one or more: a reused connection)
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -119,6 +129,7 @@ class HttpConnection(asyncio.Protocol):
             if sent:
                 state.completed(sent.popleft(), now, status[0] == 50)  # b"2"
             answered += 1
+            self.answered += 1
             if buf.find(_CLOSE, pos, end + 2) >= 0:
                 self.released = True
                 sent.clear()  # pipelined behind it: never answered here, sent again on the next
@@ -140,6 +151,8 @@ class HttpConnection(asyncio.Protocol):
             # one event, one kind: requests lost with the connection, or an idle close
             if self.released:  # the server let it go: no error, the runner connects again
                 pass
+            elif self.sent and self.answered and not self.buf:
+                self.state.retry(len(self.sent))  # an idle close crossed them: sent again
             elif self.sent:
                 self.state.error("unanswered", len(self.sent))
             else:

@@ -47,6 +47,7 @@ class LoadResult:
     histogram: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     slow: dict[str, Any] | None = None
+    retried: int = 0  # requests an idle keep-alive close crossed, sent again (not errors)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,6 +192,7 @@ async def measure(
         connect_error=next(iter(reasons), ""),
         histogram=state.recorder.encoded() if keep_histogram else "",
         config=asdict(config),
+        retried=state.retried,
     )
 
 

@@ -24,7 +24,16 @@ ERROR_KINDS: dict[str, str] = {
 class RunState:
     """Counts only what completes while measuring; connections read ``phase`` to know when to stop."""
 
-    __slots__ = ("phase", "recorder", "requests", "bytes_in", "bytes_out", "errors", "statuses")
+    __slots__ = (
+        "phase",
+        "recorder",
+        "requests",
+        "bytes_in",
+        "bytes_out",
+        "errors",
+        "statuses",
+        "retried",
+    )
 
     def __init__(self) -> None:
         self.phase = WARMUP
@@ -34,6 +43,8 @@ class RunState:
         self.bytes_out = 0
         self.errors: Counter[str] = Counter()
         self.statuses: Counter[int] = Counter()
+        #: requests an idle keep-alive close crossed, sent again on a new connection (no error)
+        self.retried = 0
 
     def completed(self, started_ns: int, now_ns: int, ok: bool = True) -> None:
         """One request answered (``ok`` False for a non-2xx status, still timed)."""
@@ -47,6 +58,11 @@ class RunState:
         """A failure that produced no answer: one of :data:`ERROR_KINDS`."""
         if self.phase == MEASURE:
             self.errors[kind] += count
+
+    def retry(self, count: int) -> None:
+        """Requests lost to a reused connection's close before any byte of their answer."""
+        if self.phase == MEASURE:
+            self.retried += count
 
     @staticmethod
     def now() -> int:

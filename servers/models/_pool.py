@@ -8,7 +8,9 @@ waited :data:`RELEASE_AFTER` for a member, they *release* keep-alive
 connections (:meth:`PoolPump.release`):
 
 * one quiet for :data:`RELEASE_AFTER` already (the client has not spoken
-  since its last response) is closed at once;
+  since its last response, and no request waits unread) is closed at once; a
+  request sent just as it closes crosses the close, and the client sends it
+  again on a new connection (RFC 9112 section 9.3.1; our loader does);
 * any other gets ``Connection: close`` on its next response, then closes.
   The flag is applied by the connection itself just before it reads the next
   request (:class:`ReleasableConnection`), never while a response is being
@@ -95,13 +97,20 @@ class PoolPump(BlockingPump):
         if not isinstance(conn, ReleasableConnection):
             return
         quiet = self.quiet_since
-        if quiet is not None and time.monotonic() - quiet >= RELEASE_AFTER:
+        if quiet is not None and time.monotonic() - quiet >= RELEASE_AFTER and not self._waiting():
             try:
                 self.sock.shutdown(socket.SHUT_RD)  # its recv sees EOF: closed without lingering
             except OSError:
                 pass
         else:
             conn.release_wanted = True
+
+    def _waiting(self) -> bool:
+        """A request has arrived that the member has not read yet (it is told to close instead)."""
+        try:
+            return bool(self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:  # nothing waiting (BlockingIOError), or the socket is gone
+            return False
 
     def quiet_for(self) -> float:
         """Seconds since it last answered (0 while working)."""
