@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from clients.bench import experiments
+from clients.bench import experiments, upstream_report
+from clients.bench.claims import judge
+from clients.bench.measures import Results
+from clients.bench.records import Experiments, Verdict
 from clients.bench.upstream import run_upstream
 from common.redis_server import RedisServer
 from tests.test_upstream import need_redis
@@ -46,3 +49,51 @@ def test_the_bench_runs_it_as_an_experiment_and_reads_its_rows(tmp_path: Path) -
     rows = experiments.load(tmp_path).upstream
     assert rows is not None and [(r["model"], r["connections"]) for r in rows] == [("reactor", 4)]
     assert rows[0]["rps"] > 0 and 1 <= rows[0]["redis_connections"] <= 4
+
+
+def _row(model: str, clients: int, cpu_us: float, conns: int) -> dict[str, object]:
+    pool = "thread" if model in ("thread", "fork", "threadpool", "prefork") else "pool"
+    return {
+        "model": model, "connections": clients, "rps": 1000.0, "server_cpu_us": cpu_us,
+        "p99_ms": 5.0, "redis_connections": conns, "redis_cpu_us": 15.0, "errors": 0, "pool": pool,
+    }  # fmt: skip
+
+
+def _verdicts(rows: list[dict[str, object]]) -> dict[str, Verdict]:
+    results = Results(machine={}, runs=[], experiments=Experiments(upstream=rows))
+    return {v.id: v for v in judge(results) if v.id.startswith("upstream-")}
+
+
+@pytest.mark.parametrize("thread_conns, holds", [(1000, True), (40, False)])
+def test_the_connections_claim_reads_the_most_clients(thread_conns: int, holds: bool) -> None:
+    rows = [
+        _row("thread", 100, 60, 100), _row("reactor", 100, 55, 10),
+        _row("thread", 1000, 200, thread_conns), _row("reactor", 1000, 60, 10),
+        _row("threadpool", 1000, 90, 32),  # a fixed pool: neither side
+    ]  # fmt: skip
+    verdict = _verdicts(rows)["upstream-connections"]
+    assert verdict.holds is holds
+    assert (verdict.value, verdict.theirs) == (thread_conns, 10)
+
+
+@pytest.mark.parametrize("thread_at_most, holds", [(200, True), (66, False)])
+def test_the_cpu_growth_claim_needs_two_client_counts(thread_at_most: float, holds: bool) -> None:
+    rows = [
+        _row("thread", 100, 60, 100), _row("reactor", 100, 50, 10), _row("asyncio", 100, 80, 10),
+        _row("thread", 1000, thread_at_most, 1000), _row("reactor", 1000, 60, 10),
+        _row("asyncio", 1000, 88, 10),
+    ]  # fmt: skip
+    verdict = _verdicts(rows)["upstream-thread-cpu-growth"]
+    assert verdict.holds is holds
+    assert verdict.theirs == pytest.approx(1.2)  # reactor's growth, the steepest loop's
+    assert "upstream-thread-cpu-growth" not in _verdicts(
+        [r for r in rows if r["connections"] == 100]
+    )
+
+
+def test_the_report_shows_the_rows() -> None:
+    rows = [_row("thread", 100, 60, 100), _row("reactor", 100, 55, 10)]
+    headers, cells = upstream_report.table(rows)
+    assert headers[5] == "Redis conns"
+    assert [c[0] for c in cells] == ["thread", "reactor"]
+    assert [c[-1] for c in cells] == ["per thread", "pool"]

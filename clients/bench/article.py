@@ -200,6 +200,18 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
                "（在 {io_top} 时已经比 {io_prev} 时慢的：{io_peaked}）；多线程 {io_top} 时 {io_threads:,.0f} 页/秒",
     ),
     ArticleClaim(
+        "io-bound-database", "IO密集型任务",
+        "对于IO密集型任务，任务越多，CPU效率越高（但也有一个限度 | 适合多线程）",
+        claims=("upstream-connections", "upstream-thread-cpu-growth"),
+        figure="`upstream`（每个请求一次真实的 Redis 往返）：{v[0].numbers[clients]:,.0f} 个客户端时，"
+               "每个客户端一个线程或进程的模型至少打开 {v[0].value:,.0f} 个 Redis 连接，共享连接池的事件循环最多 "
+               "{v[0].theirs:,.0f} 个；客户端从最少到最多，thread 每个请求的服务器 CPU 增长到 {v[1].value:.2f} 倍，"
+               "增长最多的事件循环只有 {v[1].theirs:.2f} 倍",
+        rule=LIMITED,
+        note="多线程能做 IO 密集型任务，但每个线程要占一个数据库连接（数据库限制连接数），线程越多每个请求的 CPU 越多；"
+             "事件循环用一个小连接池就够了",
+    ),
+    ArticleClaim(
         "one-thread-many-io", "协程",
         "在异步IO模型下，一个线程就可以同时处理多个IO请求，并且没有切换线程的操作",
         claims=("io-wait-uvloop-efficiency", "io-wait-asyncio-efficiency"),
@@ -237,6 +249,15 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         charts=("conn-sweep-cpu.png",),
         figure="`conn-sweep`（10 到 5,000 个连接，每个请求等待 连接数/10 ms）：thread 服务器（每个连接一个线程）"
                "每个请求的服务器 CPU 与 uvloop 之比，从 10 个连接到 1,000 个连接增长到：{v[0].measured}",
+    ),
+    ArticleClaim(
+        "coroutines-slow-clients", "协程与多线程相比的优势",
+        "线程数量越多，协程的性能优势就越明显",
+        claims=("slow-clients-pools-hurt", "rate-sweep-io-wait-knees"),
+        charts=("slow-clients-rps.png", "rate-sweep-io-wait-p99.png"),
+        figure="`slow-clients`（快客户端旁边有 {v[0].numbers[slow]:,.0f} 个慢客户端，请求几个字节几个字节地发）："
+               "事件循环至少保住快客户端 {v[0].value:.0%} 的吞吐，固定大小的池（prefork、threadpool）最多 {v[0].theirs:.0%}；"
+               "`rate-sweep-io-wait`（固定到达率，500 个连接）：事件循环的拐点最低 {v[1].value:,.0f} req/s，池的最高 {v[1].theirs:,.0f} req/s",
     ),
     ArticleClaim(
         "coroutines-no-locks", "协程与多线程相比的优势",

@@ -102,4 +102,7 @@ def slow_hurt(claim: Claim, results: Results) -> Verdict | None:
         holds,
         "fast clients' 2xx req/s with the slow clients beside them / with none",
         id=claim.id,
+        value=min(_share(r) or 0.0 for r in loops),
+        theirs=max(_share(r) or 0.0 for r in pools),
+        numbers={"slow": slow_at},
     )

@@ -228,6 +228,13 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("slow-clients-pools-hurt",
           "slow-clients: slow clients hurt the bounded pools (prefork, threadpool) far more than loops",
           "slow-clients", "loops", "slow_hurt"),
+    # upstream: IO-bound work against a real database (a thread per client against a loop's pool)
+    Claim("upstream-connections",
+          "upstream: a thread or process per client opens a Redis connection per client, a loop "
+          "shares a small pool", "upstream", "thread", "upstream_connections", low=5),
+    Claim("upstream-thread-cpu-growth",
+          "upstream: thread's CPU per GET /db grows with the clients more than any event loop's",
+          "upstream", "thread", "upstream_cpu_growth", low=1.2),
     # threads share variables (the shared-state experiment)
     Claim("shared-counter", "threads share variables: a shared counter needs threading.Lock",
           "shared-state", "thread", "shared_counter"),

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clients.bench import capacity_measures
+from clients.bench import capacity_measures, upstream_report
 from clients.bench.records import Experiments, HandOver, Key, Run, Verdict, key
 from clients.bench.targets import TARGETS
 from clients.bench.workloads import IO_WAIT_MS
@@ -520,4 +520,6 @@ MEASURES: dict[str, Measure] = {
     "fork_size": fork_size,
     "shared_counter": shared_counter,
     "syscalls": syscalls,
+    "upstream_connections": upstream_report.connections,
+    "upstream_cpu_growth": upstream_report.cpu_growth,
 }

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clients.bench import capacity_report
+from clients.bench import capacity_report, upstream_report
 from clients.bench.experiments import EXPERIMENTS
 from clients.bench.measures import index, of_reference
 from clients.bench.records import (
@@ -417,15 +417,16 @@ def render(
         else:
             out.append(markdown_table(*workload_table(name, runs)))
         out.append(_chart_links(charts.get(name)))
-    for name in ("syscalls", "fork-cost"):
-        if (
-            not (found.syscalls if name == "syscalls" else found.fork_cost)
-            and name not in found.failed
-        ):
+    records = {"syscalls": found.syscalls, "fork-cost": found.fork_cost, "upstream": found.upstream}
+    for name, record in records.items():
+        if not record and name not in found.failed:
             continue
         out.append(f"\n## {name}\n\n{EXPERIMENTS[name].summary}.\n\n" + _failed(name, found))
         if name == "syscalls":
             out.append(markdown_table(*syscalls_table(found.syscalls)))
+        elif name == "upstream":
+            out.append(upstream_report.NOTE + "\n\n")
+            out.append(markdown_table(*upstream_report.table(found.upstream or [])))
         else:
             out.append(fork_cost_table(found.fork_cost))
         out.append(_chart_links(charts.get(name)))

@@ -160,6 +160,7 @@ def load(results_dir: Path) -> tuple[dict[str, Any], list[Run], list[str], Exper
     old = experiments.from_old_runs(doc["machine"], raw)
     found = experiments.load(results_dir)
     if not (found.gil_switch or found.fork_cost or found.shared_state or found.syscalls):
+        old.upstream = found.upstream  # an experiment that never was a run
         found = old
     return doc["machine"], [Run.from_dict(r) for r in raw], list(doc.get("notes", [])), found
 
