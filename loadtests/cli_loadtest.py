@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,22 @@ def scenario_of(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_label(args: argparse.Namespace) -> str:
+    """What a run's results folder is named after: the model served, or the host given."""
+    if not args.host:
+        return str(args.model)
+    return "host-" + re.sub(r"[^A-Za-z0-9.]+", "-", args.host.split("://", 1)[-1]).strip("-")
+
+
 def nothing_answered(result: dict[str, Any]) -> str:
     """Why a run measured nothing (no request answered), in one line; "" when some were."""
     requests, failures = result.get("requests", 0), result.get("failures", 0)
     if requests and requests > failures:
         return ""
     kinds = result.get("failure_kinds") or {}
+    code = result.get("locust_exit_code")
+    if not requests and code:
+        return f"Locust exited {code} before sending a request (its reason is in locust.log)"
     cause = next(iter(kinds), "no request was sent")
     return (
         f"the host {result.get('host', '?')} does not answer: {failures:,} of {requests:,} "
@@ -121,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     if why := ramp_too_long(args):
         print(f"iomodels loadtest: error: {why}", file=sys.stderr)
         return 2
-    out_dir = args.results_dir / f"locust-{args.model}-{timestamp()}"
+    out_dir = args.results_dir / f"locust-{run_label(args)}-{timestamp()}"
     with sigterm_as_interrupt():
         try:
             with bench_lock(f"iomodels loadtest --model {args.model}"):
@@ -137,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"results: {out_dir}/ (locust.log, locust_failures.csv)")
         return 1
     Console(width=None if sys.stdout.isatty() else 160).print(
-        results_table(f"Locust, {args.model}", [result])
+        results_table(f"Locust, {run_label(args)}", [result])
     )
     print(f"results: {out_dir}/ (report.html, locust_*.csv, stats.json, summary.json, run.json)")
     return int(result["locust_exit_code"])

@@ -429,3 +429,24 @@ def test_a_headless_run_measures_from_the_end_of_the_ramp(
         states = [row["state"] for row in csv.DictReader(file)]
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert "spawning" in states and summary["samples"] == states.count("running")
+
+
+def test_locust_exiting_before_any_request_is_said_so() -> None:
+    """Locust refusing its own arguments sends nothing: the line says Locust failed, not the host."""
+    from loadtests.cli_loadtest import nothing_answered
+
+    said = nothing_answered({"requests": 0, "failures": 0, "locust_exit_code": 2, "host": "x"})
+    assert (
+        said.startswith("Locust exited 2 before sending a request")
+        and "does not answer" not in said
+    )
+
+
+def test_a_run_against_a_given_host_is_filed_under_the_host() -> None:
+    import argparse
+
+    from loadtests.cli_loadtest import run_label
+
+    assert run_label(argparse.Namespace(model="asyncio", host=None)) == "asyncio"
+    given = argparse.Namespace(model="asyncio", host="http://127.0.0.1:18999")
+    assert run_label(given) == "host-127.0.0.1-18999"

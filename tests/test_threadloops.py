@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
+
+import pytest
 
 from clients.bench.targets import FREE_THREADED, TargetProcess
 from servers.launcher import ServerProcess
@@ -35,13 +38,18 @@ def test_connections_beyond_one_loop_are_served_by_all() -> None:
                 wire.close()
 
 
-def test_the_free_threaded_bench_targets_run_the_model_on_the_other_python() -> None:
-    target = FREE_THREADED["threadloops-ft"]
+@pytest.mark.parametrize("build, make", [("ft", "python-ft"), ("gil", "python-gil")])
+def test_the_twin_bench_targets_run_the_model_on_the_other_python(build: str, make: str) -> None:
+    """``<model>-ft`` runs on the free-threaded virtualenv, ``<model>-gil`` on the one of the
+    same version built with the GIL (``.venv-3.13.5t`` and ``.venv-3.13.5``)."""
+    target = FREE_THREADED[f"threadloops-{build}"]
     assert target.model == "threadloops"
     if target.unavailable() is None:
         process = TargetProcess(target, "http", cpus=[0])
         command = process.command()
         os.unlink(process._log.name)
         assert command[0] == target.python and "threadloops" in command
+        venv = Path(target.python).parents[1].name
+        assert venv.endswith("t") == (build == "ft")
     else:
-        assert "make venv PYTHON=$(make -s python-ft)" in (target.unavailable() or "")
+        assert f"make venv PYTHON=$(make -s {make})" in (target.unavailable() or "")

@@ -106,6 +106,22 @@ CLAIMS: tuple[Claim, ...] = (
           figure="rps", versus="thread", low=1.7),
     Claim("cpu-thread-one-core", "cpu: thread uses one core (the GIL)", "cpu", "thread",
           figure="cores", low=0.9, high=1.1),
+    # cpu without the GIL: the free-threaded build against the same source built with it
+    *(
+        Claim(f"cpu-{model}-ft-cores", f"cpu: {model} on free-threaded 3.13t uses both cores",
+              "cpu", f"{model}-ft", figure="cores", low=1.7)
+        for model in ("thread", "threadloops")
+    ),
+    Claim("cpu-thread-ft-vs-gil", "cpu: thread req/s, free-threaded vs the same source with the GIL",
+          "cpu", "thread-ft", figure="rps", versus="thread-gil", low=1.5),
+    Claim("cpu-thread-ft-tax",
+          "cpu: thread CPU us/req, free-threaded vs the same source with the GIL (the tax)", "cpu",
+          "thread-ft", figure="cpu_us", versus="thread-gil",
+          expect="a little more (3.13's HOWTO: up to 40%; 3.14's: 5-10%)"),
+    Claim("hello-thread-ft-tax",
+          "hello: thread CPU us/req, free-threaded vs the same source with the GIL (the tax)",
+          "hello", "thread-ft", figure="cpu_us", versus="thread-gil",
+          expect="a little more (3.13's HOWTO: up to 40%; 3.14's: 5-10%)"),
     # io-wait: waiting costs an event loop or a greenlet almost nothing
     *(
         Claim(f"io-wait-{model}-efficiency", f"io-wait: {model} efficiency", "io-wait", model,

@@ -121,7 +121,8 @@ REFERENCES: dict[str, Target] = {
     )
 }  # fmt: skip
 
-#: The models measured again on a free-threaded build, as ``<model>-ft`` (docs/free-threading.md).
+#: The models measured again on a free-threaded build, as ``<model>-ft``, and on the same
+#: source built with the GIL, as ``<model>-gil`` (docs/free-threading.md).
 FREE_THREADED_MODELS = ("thread", "threadpool", "threadloops", "multiprocess", "reactor")
 
 
@@ -132,18 +133,32 @@ def free_threaded_python() -> str:
     return str(found[-1]) if found else ""
 
 
-def _on_free_threaded(name: str) -> Target:
-    python = free_threaded_python()
+def gil_twin_python() -> str:
+    """The python of the virtualenv of the same version built with the GIL (``.venv-3.13.5``), or ``""``."""
+    free = free_threaded_python()
+    if not free:
+        return ""
+    twin = Path(free).parents[1].name.removesuffix("t")
+    found = Path(free).parents[2] / twin / "bin" / "python"
+    return str(found) if found.exists() else ""
+
+
+def _on_build(name: str, free_threaded: bool) -> Target:
+    python = free_threaded_python() if free_threaded else gil_twin_python()
+    suffix, build = (
+        ("ft", "free-threaded Python") if free_threaded else ("gil", "the same source with the GIL")
+    )
+    make = "make -s python-ft" if free_threaded else "make -s python-gil"
 
     def missing() -> str | None:
         if not python:
-            return "no free-threaded virtualenv here: make venv PYTHON=$(make -s python-ft)"
+            return f"no virtualenv of {build} here: make venv PYTHON=$({make})"
         return None
 
     return replace(
         MODELS[name],
-        name=f"{name}-ft",
-        summary=f"model {name} on free-threaded Python",
+        name=f"{name}-{suffix}",
+        summary=f"model {name} on {build}",
         unavailable=missing,
         python=python,
         model=name,
@@ -151,7 +166,9 @@ def _on_free_threaded(name: str) -> Target:
 
 
 FREE_THREADED: dict[str, Target] = {
-    f"{name}-ft": _on_free_threaded(name) for name in FREE_THREADED_MODELS
+    f"{name}-{suffix}": _on_build(name, suffix == "ft")
+    for name in FREE_THREADED_MODELS
+    for suffix in ("gil", "ft")
 }
 
 TARGETS: dict[str, Target] = {**MODELS, **REFERENCES, **FREE_THREADED}
