@@ -118,3 +118,15 @@ def test_production_reference_serves_the_routes_and_overlaps_waits(name: str) ->
         assert elapsed < waits * 0.5, f"{waits} waits took {elapsed:.2f} s: one after another"
         processes = len(psutil.Process(server.pid).children()) + 1
         assert processes == (1 + waits if args else 2 if name.startswith("ref-gunicorn") else 1)
+
+
+@pytest.mark.parametrize(
+    "named", [[], ["rate-sweep", "rate-sweep-hello"], ["rate-sweep-io-wait", "rate-sweep"]]
+)
+def test_a_group_named_beside_its_members_runs_each_once(named: list[str]) -> None:
+    """The default names every workload and the groups too: each workload is planned once."""
+    args = parse_args(["bench", *(["--workloads", *named] if named else [])])
+    opts, _ = bench_cli.options_from_args(args)
+    names = [w.name for w in opts.workloads]
+    assert len(names) == len(set(names))
+    assert {"rate-sweep-hello", "rate-sweep-io-wait"} <= set(names)

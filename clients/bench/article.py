@@ -60,7 +60,11 @@ class ArticleClaim:
     note: str = ""
 
 
-_GIL = "在有 GIL 的 CPython 上如此；3.13 起的 free-threaded 构建、子解释器不受此限（本次未测）"
+_GIL = (
+    "在有 GIL 的 CPython 上如此。3.13 的 free-threaded 构建（3.13.5t，3.13 中为实验性）上不成立："
+    "thread 服务器用满两个核，数字见 docs/free-threading.md；每个子解释器一个 GIL 的 interpreters 模型"
+    "也用满所有核，见 docs/python313.md"
+)
 
 ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
     ArticleClaim(

@@ -52,7 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--warmup", type=float, default=None, help="seconds of warm-up per run (default 1)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a short smoke run of the whole matrix (< 4 min)"
+        "--quick", action="store_true", help="a short smoke run of the whole matrix (about 12 min: it prints its estimate)"
     )
     parser.add_argument(
         "--no-references",
@@ -134,7 +134,8 @@ def options_from_args(args: argparse.Namespace) -> tuple[Any, list[str]]:
         notes.append(
             "one CPU only: server and loader share it, so throughput figures are pessimistic"
         )
-    named = [name for given in args.workloads for name in GROUPS.get(given, (given,))]
+    # a group and its members both named (the default names everything): each runs once
+    named = list(dict.fromkeys(n for given in args.workloads for n in GROUPS.get(given, (given,))))
     opts = Options(
         models=models,
         workloads=[WORKLOADS[n] for n in named if n in WORKLOADS],
