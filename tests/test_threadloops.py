@@ -53,3 +53,18 @@ def test_the_twin_bench_targets_run_the_model_on_the_other_python(build: str, ma
         assert venv.endswith("t") == (build == "ft")
     else:
         assert f"make venv PYTHON=$(make -s {make})" in (target.unavailable() or "")
+
+
+def test_a_twin_target_runs_where_its_model_does_with_its_parameters() -> None:
+    """cpu-sweep names multiprocess: multiprocess-ft joins it, one --workers per point."""
+    from clients.bench import cli as bench_cli
+    from clients.bench.harness import build_jobs
+    from iomodels.cli import parse_args
+
+    args = ["bench", "--models", "multiprocess-ft", "--workloads", "cpu-sweep", "--no-references"]
+    opts, _ = bench_cli.options_from_args(parse_args(args))
+    jobs = build_jobs(opts)
+    if FREE_THREADED["multiprocess-ft"].unavailable() is not None:
+        assert jobs == []  # left out, and said so in the notes
+        return
+    assert [j.params.server_args for j in jobs] == [("--workers", str(n)) for n in (1, 2, 4, 8)]

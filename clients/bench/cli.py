@@ -52,7 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--warmup", type=float, default=None, help="seconds of warm-up per run (default 1)"
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a short smoke run of the whole matrix (about 12 min: it prints its estimate)"
+        "--quick",
+        action="store_true",
+        help="a short smoke run of the whole matrix (about 12 min: it prints its estimate)",
     )
     parser.add_argument(
         "--no-references",

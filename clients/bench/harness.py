@@ -133,7 +133,12 @@ def build_jobs(opts: Options, notes: list[str] | None = None) -> list[Job]:
         placement = plan(
             opts.server_cpus or None, opts.loader_cpus or None, workload.server_all_cpus
         )
-        names = models_for(workload, list(opts.models), every_model, opts.quick)
+        # a twin (thread-ft) runs where its model does, with its model's parameters
+        names = [
+            name
+            for name in opts.models
+            if models_for(workload, [TARGETS[name].model or name], every_model, opts.quick)
+        ]
         if opts.references:
             names += [r for r in workload.references if r not in names]
         for name in names:
@@ -147,7 +152,8 @@ def build_jobs(opts: Options, notes: list[str] | None = None) -> list[Job]:
                     notes.append(note)
                 continue
             for x in points(workload, opts.quick):
-                jobs.append(Job(workload, target, placement, point(workload, name, x)))
+                at = point(workload, target.model or name, x)
+                jobs.append(Job(workload, target, placement, at))
     return jobs
 
 
