@@ -97,3 +97,17 @@ def test_the_report_shows_the_rows() -> None:
     assert headers[5] == "Redis conns"
     assert [c[0] for c in cells] == ["thread", "reactor"]
     assert [c[-1] for c in cells] == ["per thread", "pool"]
+
+
+def test_a_model_that_left_clients_unserved_is_not_judged() -> None:
+    """thread failing requests at 1,000 clients: its connections and CPU cover only the clients
+    it served, so neither claim is judged on it (the verdict says why)."""
+    rows = [
+        _row("thread", 100, 60, 100), _row("reactor", 100, 50, 10),
+        _row("thread", 1000, 200, 620), _row("reactor", 1000, 60, 10),
+    ]  # fmt: skip
+    rows[2]["errors"] = 661
+    verdicts = _verdicts(rows)
+    for claim in ("upstream-connections", "upstream-thread-cpu-growth"):
+        assert verdicts[claim].holds is None
+        assert "thread failed 661 requests at 1,000 clients" in verdicts[claim].measured

@@ -75,6 +75,16 @@ def _at(rows: Sequence[dict[str, Any]], clients: int) -> list[dict[str, Any]]:
     return [r for r in rows if r["connections"] == clients]
 
 
+def _unserved(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows that left requests unanswered: their figures cover only the clients served
+    (a claim on them is not judged, as a curve's point with refusals is not)."""
+    failed = [r for r in rows if r["errors"]]
+    return ", ".join(
+        f"{r['model']} failed {fmt_num(r['errors'])} requests at {fmt_num(r['connections'])} clients"
+        for r in failed
+    )
+
+
 def connections(claim: Claim, results: Results) -> Verdict | None:
     """At the most clients run: the fewest upstream connections of a thread-per-client model
     over the most of a model sharing a pool."""
@@ -94,12 +104,18 @@ def connections(claim: Claim, results: Results) -> Verdict | None:
     def show(group: list[dict[str, Any]]) -> str:
         return ", ".join(f"{r['model']} {fmt_num(r['redis_connections'])}" for r in group)
 
+    holds = None if result is None or claim.low is None else result >= claim.low
+    measured = (
+        f"{'n/a' if result is None else f'{result:.0f}x'} at {fmt_num(most)} clients: "
+        f"a thread or process per client: {show(each)}; a pool per loop: {show(pooled)}"
+    )
+    if unserved := _unserved(each):
+        holds, measured = None, measured + f"; not judged: {unserved}"
     return Verdict(
         claim.text,
         f">= {claim.low:g}x" if claim.low is not None else "report",
-        f"{'n/a' if result is None else f'{result:.0f}x'} at {fmt_num(most)} clients: "
-        f"a thread or process per client: {show(each)}; a pool per loop: {show(pooled)}",
-        None if result is None or claim.low is None else result >= claim.low,
+        measured,
+        holds,
         "the most Redis connections seen from the server while the load ran (INFO clients)",
         id=claim.id,
         value=fewest,
@@ -138,12 +154,18 @@ def cpu_growth(claim: Claim, results: Results) -> Verdict | None:
     steepest = max(loops, key=lambda m: loops[m])
     result = mine / loops[steepest]
     shown = ", ".join(f"{m} {g:.2f}x" for m, g in loops.items())
+    holds = None if claim.low is None else result >= claim.low
+    measured = (
+        f"{result:.2f}x: {claim.model} {mine:.2f}x from {fmt_num(few)} to {fmt_num(most)} "
+        f"clients; the loops {shown}"
+    )
+    if unserved := _unserved([r for r in rows if r["model"] == claim.model]):
+        holds, measured = None, measured + f"; not judged: {unserved}"
     return Verdict(
         claim.text,
         f">= {claim.low:g}x" if claim.low is not None else "report",
-        f"{result:.2f}x: {claim.model} {mine:.2f}x from {fmt_num(few)} to {fmt_num(most)} clients; "
-        f"the loops {shown}",
-        None if claim.low is None else result >= claim.low,
+        measured,
+        holds,
         f"server CPU per GET /db at {fmt_num(most)} clients over at {fmt_num(few)}; "
         f"{claim.model}'s growth / the steepest loop's ({steepest})",
         id=claim.id,
