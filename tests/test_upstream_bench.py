@@ -111,3 +111,16 @@ def test_a_model_that_left_clients_unserved_is_not_judged() -> None:
     for claim in ("upstream-connections", "upstream-thread-cpu-growth"):
         assert verdicts[claim].holds is None
         assert "thread failed 661 requests at 1,000 clients" in verdicts[claim].measured
+
+
+def test_the_connections_claim_leaves_out_a_model_that_refused_clients() -> None:
+    """fork refusing beyond its cap at 1,000 clients: judged on thread, fork named as left out."""
+    rows = [
+        _row("thread", 1000, 200, 1000),
+        _row("fork", 1000, 300, 265),
+        _row("reactor", 1000, 60, 10),
+    ]
+    rows[1]["errors"] = 799
+    verdict = _verdicts(rows)["upstream-connections"]
+    assert verdict.holds is True and verdict.value == 1000
+    assert "left out: fork failed 799 requests at 1,000 clients" in verdict.measured

@@ -97,9 +97,10 @@ def connections(claim: Claim, results: Results) -> Verdict | None:
     pooled = [r for r in at if _pooled(r["model"])]
     if not each or not pooled:
         return None
-    fewest = min(r["redis_connections"] for r in each)
+    served = [r for r in each if not r["errors"]]  # the others' counts cover only some clients
+    fewest = min(r["redis_connections"] for r in served) if served else 0
     widest = max(r["redis_connections"] for r in pooled)
-    result = fewest / widest if widest else None
+    result = fewest / widest if served and widest else None
 
     def show(group: list[dict[str, Any]]) -> str:
         return ", ".join(f"{r['model']} {fmt_num(r['redis_connections'])}" for r in group)
@@ -107,10 +108,11 @@ def connections(claim: Claim, results: Results) -> Verdict | None:
     holds = None if result is None or claim.low is None else result >= claim.low
     measured = (
         f"{'n/a' if result is None else f'{result:.0f}x'} at {fmt_num(most)} clients: "
-        f"a thread or process per client: {show(each)}; a pool per loop: {show(pooled)}"
+        f"a thread or process per client: {show(served) or 'none served every client'}; "
+        f"a pool per loop: {show(pooled)}"
     )
     if unserved := _unserved(each):
-        holds, measured = None, measured + f"; not judged: {unserved}"
+        measured += f"; left out: {unserved}"
     return Verdict(
         claim.text,
         f">= {claim.low:g}x" if claim.low is not None else "report",
