@@ -208,7 +208,7 @@ ARTICLE_CLAIMS: tuple[ArticleClaim, ...] = (
         "对于IO密集型任务，任务越多，CPU效率越高（但也有一个限度 | 适合多线程）",
         claims=("upstream-connections", "upstream-thread-cpu-growth"),
         figure="`upstream`（每个请求一次真实的 Redis 往返）：{v[0].numbers[clients]:,.0f} 个客户端时，"
-               "每个客户端一个线程或进程的模型至少打开 {v[0].value:,.0f} 个 Redis 连接，共享连接池的事件循环最多 "
+               "每个客户端一个线程或进程的模型最多打开 {v[0].numbers[per_client]:,.0f} 个 Redis 连接，共享连接池的事件循环最多 "
                "{v[0].theirs:,.0f} 个；客户端从最少到最多，thread 每个请求的服务器 CPU 增长到 {v[1].value:.2f} 倍，"
                "增长最多的事件循环只有 {v[1].theirs:.2f} 倍",
         rule=LIMITED,

@@ -123,7 +123,7 @@ def connections(claim: Claim, results: Results) -> Verdict | None:
         value=fewest,
         theirs=widest,
         result=result,
-        numbers={"clients": most},
+        numbers={"clients": most, "per_client": max(r["redis_connections"] for r in each)},
     )
 
 
